@@ -1,0 +1,114 @@
+package desired
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/harvnet/harvnet/pkg/apis/network.harvesterhci.io/v1alpha1"
+)
+
+// DefaultBridge is the bridge harvnet builds unless told otherwise.
+const DefaultBridge = "harvester-br0"
+
+// DefaultUplinkTypes are the link kinds offered as uplinks on a real node.
+var DefaultUplinkTypes = []string{"device", "bond"}
+
+// Options are the agent's own settings, fixed for its lifetime.
+type Options struct {
+	BridgeName string
+	// UplinkTypes are the netlink link kinds accepted as uplink and listed in
+	// the NIC inventory. "device" is a physical NIC.
+	UplinkTypes []string
+}
+
+// Input is what the cluster asks of this node.
+type Input struct {
+	Spec v1alpha1.NodeSpec
+	// Deleted is true when the Node object is going away: tear down.
+	Deleted bool
+	// VLANs are the VLAN IDs the bridge NADs ask for, in any order.
+	VLANs []int
+}
+
+// State is the host network the agent should build.
+type State struct {
+	Teardown bool
+	Bridge   string
+	Uplink   string // empty: a bridge without uplink
+	VLANs    []int  // sorted, unique, 2..4094
+}
+
+// Validate checks the options once at start-up.
+func (o Options) Validate() error {
+	if err := ValidateLinkName(o.BridgeName); err != nil {
+		return fmt.Errorf("bridge name: %w", err)
+	}
+	if len(o.UplinkTypes) == 0 {
+		return fmt.Errorf("uplink types: at least one link type is needed")
+	}
+	for _, t := range o.UplinkTypes {
+		switch t {
+		case "device", "bond", "veth", "macvlan", "vxlan", "dummy", "team":
+		default:
+			return fmt.Errorf("uplink types: %q is not a link type harvnet can use as uplink", t)
+		}
+	}
+	return nil
+}
+
+// UplinkTypeAllowed reports whether links of that kind may be uplinks.
+func (o Options) UplinkTypeAllowed(kind string) bool {
+	for _, t := range o.UplinkTypes {
+		if t == kind {
+			return true
+		}
+	}
+	return false
+}
+
+// Compute derives the desired state from the input. It checks only what can
+// be checked without looking at the host; CheckUplink does the rest.
+func Compute(in Input, opts Options) (State, error) {
+	st := State{Bridge: opts.BridgeName}
+	if in.Deleted || in.Spec.Network.Type == v1alpha1.NetworkTypeNone {
+		st.Teardown = true
+		return st, nil
+	}
+	if in.Spec.Network.Type != v1alpha1.NetworkTypeVLAN {
+		return State{}, Invalidf(ReasonInvalidSpec, "spec.network.type %q is not supported; use \"vlan\" or leave it empty", in.Spec.Network.Type)
+	}
+	if nic := in.Spec.Network.NIC; nic != "" {
+		if err := ValidateLinkName(nic); err != nil {
+			return State{}, Invalidf(ReasonInvalidNIC, "spec.network.nic: %v", err)
+		}
+		if nic == opts.BridgeName {
+			return State{}, Invalidf(ReasonInvalidNIC, "spec.network.nic %q is the VLAN bridge itself; name the physical NIC to enslave to it", nic)
+		}
+		st.Uplink = nic
+	}
+	vlans, err := normalizeVLANs(in.VLANs)
+	if err != nil {
+		return State{}, err
+	}
+	st.VLANs = vlans
+	return st, nil
+}
+
+// normalizeVLANs sorts and dedups VLAN IDs. VID 1 is the kernel's default
+// PVID and stays as the kernel sets it, so it is dropped here.
+func normalizeVLANs(in []int) ([]int, error) {
+	seen := map[int]bool{}
+	out := make([]int, 0, len(in))
+	for _, v := range in {
+		if v < MinVLAN || v > MaxVLAN {
+			return nil, Invalidf(ReasonInvalidVLAN, "VLAN ID %d is outside %d..%d", v, MinVLAN, MaxVLAN)
+		}
+		if v == 1 || seen[v] {
+			continue
+		}
+		seen[v] = true
+		out = append(out, v)
+	}
+	sort.Ints(out)
+	return out, nil
+}

@@ -1,0 +1,146 @@
+package hostnet
+
+import (
+	"errors"
+	"fmt"
+	"net"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/harvnet/harvnet/pkg/plan"
+)
+
+// Apply carries out one action. Actions are idempotent: one that finds its
+// change already made succeeds, so a plan can be re-run after a crash.
+func (h *Host) Apply(a plan.Action) error {
+	if err := h.apply(a); err != nil {
+		if _, ok := AsUnsupported(err); ok {
+			return err
+		}
+		return fmt.Errorf("%s: %w", a, err)
+	}
+	return nil
+}
+
+func (h *Host) apply(a plan.Action) error {
+	switch a.Op {
+	case plan.CreateBridge:
+		br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: a.Link}}
+		return ignore(h.nl.LinkAdd(br), unix.EEXIST)
+	case plan.DeleteLink:
+		return h.withLink(a.Link, func(l netlink.Link) error { return h.nl.LinkDel(l) })
+	case plan.SetVLANFiltering:
+		return h.withLink(a.Link, func(l netlink.Link) error {
+			err := h.nl.BridgeSetVlanFiltering(l, true)
+			if errors.Is(err, unix.EOPNOTSUPP) {
+				return unsupported(plan.CapVLANFiltering, "the kernel has no bridge VLAN filtering (CONFIG_BRIDGE_VLAN_FILTERING)")
+			}
+			return err
+		})
+	case plan.SetUp:
+		return h.withLink(a.Link, h.nl.LinkSetUp)
+	case plan.SetMTU:
+		return h.withLink(a.Link, func(l netlink.Link) error { return h.nl.LinkSetMTU(l, a.MTU) })
+	case plan.SetMAC:
+		mac, err := net.ParseMAC(a.MAC)
+		if err != nil {
+			return err
+		}
+		return h.withLink(a.Link, func(l netlink.Link) error { return h.nl.LinkSetHardwareAddr(l, mac) })
+	case plan.SetMaster:
+		return h.withLink(a.Master, func(m netlink.Link) error {
+			return h.withLink(a.Link, func(l netlink.Link) error { return h.nl.LinkSetMaster(l, m) })
+		})
+	case plan.SetNoMaster:
+		return h.withLink(a.Link, h.nl.LinkSetNoMaster)
+	case plan.AddAddr, plan.DelAddr:
+		return h.withLink(a.Link, func(l netlink.Link) error { return h.addr(a, l) })
+	case plan.AddRoute, plan.DelRoute:
+		return h.withLink(a.Link, func(l netlink.Link) error { return h.route(a, l) })
+	case plan.AddVLANs, plan.DelVLANs:
+		return h.withLink(a.Link, func(l netlink.Link) error { return h.vlans(a, l) })
+	case plan.AddDHCPRule, plan.DelDHCPRule:
+		return h.dhcpRule(a.Op == plan.AddDHCPRule, a.Rule)
+	case plan.SetBridgeNFCall:
+		return h.setBridgeNF(a.Value)
+	case plan.AddForwardAccept:
+		return h.addForwardAccept(a.Link)
+	case plan.DelForwardAccept:
+		return h.delForwardAccept(a.Link)
+	}
+	return fmt.Errorf("unknown action %q", a.Op)
+}
+
+func (h *Host) withLink(name string, fn func(netlink.Link) error) error {
+	l, err := h.nl.LinkByName(name)
+	if err != nil {
+		return fmt.Errorf("link %s: %w", name, err)
+	}
+	return fn(l)
+}
+
+func (h *Host) addr(a plan.Action, l netlink.Link) error {
+	p := a.Addr.Prefix
+	na := &netlink.Addr{
+		IPNet: &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())},
+		Scope: a.Addr.Scope,
+	}
+	if a.Op == plan.DelAddr {
+		return ignore(h.nl.AddrDel(l, na), unix.EADDRNOTAVAIL)
+	}
+	if a.Addr.ValidLft != 0 || a.Addr.PreferredLft != 0 {
+		na.ValidLft, na.PreferedLft = a.Addr.ValidLft, a.Addr.PreferredLft
+	}
+	if p.Addr().Is6() {
+		// The address moves, it is not new: duplicate address detection
+		// would leave it tentative, and the node without IPv6, for a second.
+		na.Flags = unix.IFA_F_NODAD
+	}
+	return ignore(h.nl.AddrAdd(l, na), unix.EEXIST)
+}
+
+func (h *Host) route(a plan.Action, l netlink.Link) error {
+	r := a.Route
+	nr := &netlink.Route{
+		LinkIndex: l.Attrs().Index,
+		Protocol:  netlink.RouteProtocol(r.Protocol),
+		Scope:     netlink.Scope(r.Scope),
+		Table:     r.Table,
+		Priority:  r.Priority,
+		Family:    r.Family,
+	}
+	if r.Dst.IsValid() {
+		nr.Dst = &net.IPNet{IP: r.Dst.Addr().AsSlice(), Mask: net.CIDRMask(r.Dst.Bits(), r.Dst.Addr().BitLen())}
+	}
+	if r.Gw.IsValid() {
+		nr.Gw = r.Gw.AsSlice()
+	}
+	if r.Src.IsValid() {
+		nr.Src = r.Src.AsSlice()
+	}
+	if a.Op == plan.DelRoute {
+		return ignore(h.nl.RouteDel(nr), unix.ESRCH)
+	}
+	// Append, not add: the same route on the other device stays until the
+	// copy is in place, and the kernel refuses an exclusive duplicate.
+	return ignore(h.nl.RouteAppend(nr), unix.EEXIST)
+}
+
+func (h *Host) vlans(a plan.Action, l netlink.Link) error {
+	for _, r := range a.VIDs {
+		var err error
+		if a.Op == plan.AddVLANs {
+			err = h.nl.BridgeVlanAddRange(l, uint16(r.From), uint16(r.To), false, false, false, true)
+		} else {
+			err = h.nl.BridgeVlanDelRange(l, uint16(r.From), uint16(r.To), false, false, false, true)
+		}
+		if errors.Is(err, unix.EOPNOTSUPP) {
+			return unsupported(plan.CapVLANFiltering, "the kernel has no bridge VLAN filtering (CONFIG_BRIDGE_VLAN_FILTERING)")
+		}
+		if err != nil {
+			return fmt.Errorf("VLANs %s: %w", r, err)
+		}
+	}
+	return nil
+}

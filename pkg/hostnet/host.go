@@ -1,0 +1,70 @@
+package hostnet
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/containernetworking/plugins/pkg/netlinksafe"
+	"github.com/containernetworking/plugins/pkg/ns"
+	"github.com/vishvananda/netns"
+)
+
+// Host is one network namespace: the node's own, or a test's.
+type Host struct {
+	netns ns.NetNS // nil: the namespace of the calling process
+	nl    netlinksafe.Handle
+
+	mu  sync.Mutex
+	ebt *ebtables // nil until a backend is found
+	// netfilter caches the parts read by exec, which have no events and
+	// cost milliseconds, so they are read only on RefreshNetfilter.
+	netfilter netfilterState
+}
+
+// New opens the namespace at nsPath, or the caller's own when nsPath is "".
+func New(nsPath string) (*Host, error) {
+	h := &Host{}
+	var err error
+	if nsPath == "" {
+		h.nl, err = netlinksafe.NewHandle()
+		if err != nil {
+			return nil, fmt.Errorf("netlink: %w", err)
+		}
+		return h, nil
+	}
+	h.netns, err = ns.GetNS(nsPath)
+	if err != nil {
+		return nil, err
+	}
+	h.nl, err = netlinksafe.NewHandleAt(netns.NsHandle(h.netns.Fd()))
+	if err != nil {
+		h.netns.Close()
+		return nil, fmt.Errorf("netlink in %s: %w", nsPath, err)
+	}
+	return h, nil
+}
+
+// NsHandle returns the namespace for netlink subscriptions; -1 is the caller's.
+func (h *Host) NsHandle() netns.NsHandle {
+	if h.netns == nil {
+		return netns.None()
+	}
+	return netns.NsHandle(h.netns.Fd())
+}
+
+// Close releases the netlink socket and the namespace.
+func (h *Host) Close() {
+	h.nl.Close()
+	if h.netns != nil {
+		h.netns.Close()
+	}
+}
+
+// do runs fn inside the namespace, for what has no namespace argument:
+// /proc/sys files and the iptables and ebtables commands.
+func (h *Host) do(fn func() error) error {
+	if h.netns == nil {
+		return fn()
+	}
+	return h.netns.Do(func(ns.NetNS) error { return fn() })
+}

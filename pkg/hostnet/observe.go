@@ -1,0 +1,153 @@
+package hostnet
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sort"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netlink/nl"
+	"golang.org/x/sys/unix"
+
+	"github.com/harvnet/harvnet/pkg/hoststate"
+)
+
+// infiniteLft is the kernel's "forever" address lifetime.
+const infiniteLft = 0xffffffff
+
+// Observe reads the host's links, addresses, routes and bridge VLANs, plus
+// the netfilter parts read by the last RefreshNetfilter.
+func (h *Host) Observe() (*hoststate.State, error) {
+	links, err := h.nl.LinkList()
+	if err != nil {
+		return nil, fmt.Errorf("listing links: %w", err)
+	}
+	addrs, err := h.nl.AddrList(nil, netlink.FAMILY_ALL)
+	if err != nil {
+		return nil, fmt.Errorf("listing addresses: %w", err)
+	}
+	routes, err := h.nl.RouteListFiltered(netlink.FAMILY_ALL, &netlink.Route{Table: unix.RT_TABLE_UNSPEC}, netlink.RT_FILTER_TABLE)
+	if err != nil {
+		return nil, fmt.Errorf("listing routes: %w", err)
+	}
+	st := &hoststate.State{}
+	byIndex := map[int]*hoststate.Link{}
+	for _, l := range links {
+		st.Links = append(st.Links, toLink(l))
+	}
+	sort.Slice(st.Links, func(i, j int) bool { return st.Links[i].Index < st.Links[j].Index })
+	for i := range st.Links {
+		byIndex[st.Links[i].Index] = &st.Links[i]
+	}
+	for _, a := range addrs {
+		if l := byIndex[a.LinkIndex]; l != nil {
+			l.Addrs = append(l.Addrs, toAddr(a))
+		}
+	}
+	for _, r := range routes {
+		if hr, ok := toRoute(r); ok {
+			st.Routes = append(st.Routes, hr)
+		}
+	}
+	if st.PortVLANs, err = h.portVLANs(byIndex); err != nil {
+		return nil, err
+	}
+	h.mu.Lock()
+	h.netfilter.copyTo(st)
+	h.mu.Unlock()
+	return st, nil
+}
+
+func toLink(l netlink.Link) hoststate.Link {
+	a := l.Attrs()
+	out := hoststate.Link{
+		Name:        a.Name,
+		Index:       a.Index,
+		Type:        l.Type(),
+		MAC:         a.HardwareAddr.String(),
+		MTU:         a.MTU,
+		AdminUp:     a.Flags&net.FlagUp != 0,
+		OperState:   a.OperState.String(),
+		Carrier:     a.RawFlags&unix.IFF_LOWER_UP != 0,
+		Promisc:     a.Promisc != 0 || a.RawFlags&unix.IFF_PROMISC != 0,
+		MasterIndex: a.MasterIndex,
+		Loopback:    a.Flags&net.FlagLoopback != 0,
+	}
+	if br, ok := l.(*netlink.Bridge); ok {
+		on := br.VlanFiltering != nil && *br.VlanFiltering
+		out.VLANFiltering = &on
+	}
+	return out
+}
+
+func toAddr(a netlink.Addr) hoststate.Addr {
+	p, _ := netip.AddrFromSlice(a.IP)
+	ones, _ := a.Mask.Size()
+	out := hoststate.Addr{Prefix: netip.PrefixFrom(p.Unmap(), ones), Scope: a.Scope}
+	if a.ValidLft != infiniteLft || a.PreferedLft != infiniteLft {
+		out.ValidLft, out.PreferredLft = a.ValidLft, a.PreferedLft
+	}
+	return out
+}
+
+func toRoute(r netlink.Route) (hoststate.Route, bool) {
+	// Only single-device unicast routes of real tables: multipath, local and
+	// broadcast routes are not the node's configuration to move.
+	if r.Type != unix.RTN_UNICAST || r.LinkIndex == 0 || r.Table == unix.RT_TABLE_LOCAL {
+		return hoststate.Route{}, false
+	}
+	out := hoststate.Route{
+		LinkIndex: r.LinkIndex,
+		Protocol:  int(r.Protocol),
+		Scope:     int(r.Scope),
+		Table:     r.Table,
+		Priority:  r.Priority,
+		Family:    r.Family,
+	}
+	if r.Dst != nil {
+		ip, _ := netip.AddrFromSlice(r.Dst.IP)
+		ones, _ := r.Dst.Mask.Size()
+		out.Dst = netip.PrefixFrom(ip.Unmap(), ones)
+		if ones == 0 {
+			out.Dst = netip.Prefix{} // 0.0.0.0/0 and ::/0 are the default route
+		}
+	}
+	out.Gw = ipOf(r.Gw)
+	out.Src = ipOf(r.Src)
+	return out, true
+}
+
+func ipOf(ip net.IP) netip.Addr {
+	if ip == nil {
+		return netip.Addr{}
+	}
+	a, _ := netip.AddrFromSlice(ip)
+	return a.Unmap()
+}
+
+func (h *Host) portVLANs(byIndex map[int]*hoststate.Link) (map[string][]hoststate.VLAN, error) {
+	var vl map[int32][]*nl.BridgeVlanInfo
+	var err error
+	// A dump that raced a change is incomplete: read it again.
+	for try := 0; try < 5; try++ {
+		if vl, err = h.nl.BridgeVlanList(); !errors.Is(err, netlink.ErrDumpInterrupted) {
+			break
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listing bridge VLANs: %w", err)
+	}
+	out := map[string][]hoststate.VLAN{}
+	for idx, infos := range vl {
+		l := byIndex[int(idx)]
+		if l == nil || l.MasterIndex == 0 {
+			continue // the bridge's own (self) VLANs are not the uplink's
+		}
+		for _, in := range infos {
+			out[l.Name] = append(out[l.Name], hoststate.VLAN{VID: int(in.Vid), PVID: in.PortVID(), Untagged: in.EngressUntag()})
+		}
+	}
+	return out, nil
+}

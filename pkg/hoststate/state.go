@@ -1,0 +1,181 @@
+package hoststate
+
+import (
+	"net/netip"
+	"sort"
+)
+
+// State is one observation of the host.
+type State struct {
+	Links  []Link // sorted by index
+	Routes []Route
+	// PortVLANs holds the VLAN IDs configured on bridge ports, by port name.
+	PortVLANs map[string][]VLAN
+	// BridgeNFCallIPTables is the value of net.bridge.bridge-nf-call-iptables;
+	// nil when br_netfilter is not loaded, so bridged frames skip iptables anyway.
+	BridgeNFCallIPTables *int
+	// Forward is the iptables FORWARD chain as far as harvnet cares.
+	Forward Forward
+	// DHCPRules are the broute rules in BROUTING, in the backend's own words.
+	DHCPRules []DHCPRule
+	// DHCPBackend is the ebtables command in use, "" when none works.
+	DHCPBackend string
+}
+
+// Link is one network interface.
+type Link struct {
+	Name        string
+	Index       int
+	Type        string // netlink kind: device, veth, bridge, bond, ...
+	MAC         string
+	MTU         int
+	AdminUp     bool
+	OperState   string // kernel operstate: up, down, lowerlayerdown, dormant, unknown, ...
+	Carrier     bool
+	Promisc     bool
+	MasterIndex int
+	Loopback    bool
+	// VLANFiltering is set for bridges only.
+	VLANFiltering *bool
+	Addrs         []Addr
+}
+
+// Addr is an interface address.
+type Addr struct {
+	Prefix netip.Prefix
+	Scope  int // RT_SCOPE_*: 0 universe, 253 link, 254 host
+	// Lifetimes in seconds; 0 means the kernel default (forever).
+	ValidLft     int
+	PreferredLft int
+}
+
+// Global reports whether the address identifies the node (not link-local or host scope).
+func (a Addr) Global() bool {
+	return a.Scope == 0 && !a.Prefix.Addr().IsLinkLocalUnicast()
+}
+
+// Route is a route of the main or another table.
+type Route struct {
+	Dst       netip.Prefix // zero for the default route
+	Gw        netip.Addr
+	Src       netip.Addr
+	LinkIndex int
+	Protocol  int // RTPROT_*: 2 kernel, 3 boot, 4 static, 16 dhcp, ...
+	Scope     int
+	Table     int
+	Priority  int
+	Family    int // 2 IPv4, 10 IPv6
+}
+
+// Route protocol numbers that matter to harvnet.
+const (
+	ProtoKernel = 2
+	ProtoRA     = 9
+)
+
+// Copyable reports whether the route belongs to the node's configuration
+// rather than being derived by the kernel from an address or a router advert.
+func (r Route) Copyable() bool {
+	return r.Protocol != ProtoKernel && r.Protocol != ProtoRA && !r.local()
+}
+
+func (r Route) local() bool {
+	// Table 255 is the local table, owned by the kernel.
+	return r.Table == 255
+}
+
+// VLAN is a VLAN configured on a bridge port.
+type VLAN struct {
+	VID      int
+	PVID     bool
+	Untagged bool
+}
+
+// Forward is the iptables FORWARD chain as seen by harvnet.
+type Forward struct {
+	Known  bool // false when iptables could not be read
+	Policy string
+	// Accepts lists the interfaces with harvnet's in and out ACCEPT rules.
+	AcceptIn  []string
+	AcceptOut []string
+}
+
+// DHCPRule is one broute rule that hands DHCP of a NIC's own MAC to the NIC.
+type DHCPRule struct {
+	NIC string
+	MAC string
+	// Dir is "src" or "dst": which side of the frame carries the NIC's MAC.
+	Dir string
+}
+
+// Link returns the link with that name.
+func (s *State) Link(name string) (Link, bool) {
+	for _, l := range s.Links {
+		if l.Name == name {
+			return l, true
+		}
+	}
+	return Link{}, false
+}
+
+// LinkByIndex returns the link with that index.
+func (s *State) LinkByIndex(index int) (Link, bool) {
+	for _, l := range s.Links {
+		if l.Index == index {
+			return l, true
+		}
+	}
+	return Link{}, false
+}
+
+// Ports returns the links enslaved to master, sorted by name.
+func (s *State) Ports(master string) []Link {
+	m, ok := s.Link(master)
+	if !ok {
+		return nil
+	}
+	var out []Link
+	for _, l := range s.Links {
+		if l.MasterIndex == m.Index {
+			out = append(out, l)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// RoutesOf returns the routes whose device is the named link.
+func (s *State) RoutesOf(name string) []Route {
+	l, ok := s.Link(name)
+	if !ok {
+		return nil
+	}
+	var out []Route
+	for _, r := range s.Routes {
+		if r.LinkIndex == l.Index {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// GlobalAddrs returns the addresses of a link that identify the node.
+func (l Link) GlobalAddrs() []Addr {
+	var out []Addr
+	for _, a := range l.Addrs {
+		if a.Global() {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// HasAddr reports whether the link holds that prefix.
+func (l Link) HasAddr(p netip.Prefix) bool {
+	for _, a := range l.Addrs {
+		if a.Prefix == p {
+			return true
+		}
+	}
+	return false
+}

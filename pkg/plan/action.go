@@ -1,0 +1,121 @@
+package plan
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/harvnet/harvnet/pkg/hoststate"
+)
+
+// Op is one kind of host change.
+type Op string
+
+// The host changes harvnet makes. Links are named, not indexed, so a plan
+// made before a link exists can still refer to it.
+const (
+	CreateBridge     Op = "CreateBridge"
+	SetVLANFiltering Op = "SetVLANFiltering"
+	SetUp            Op = "SetUp"
+	SetMTU           Op = "SetMTU"
+	SetMAC           Op = "SetMAC"
+	AddAddr          Op = "AddAddr"
+	DelAddr          Op = "DelAddr"
+	AddRoute         Op = "AddRoute"
+	DelRoute         Op = "DelRoute"
+	SetMaster        Op = "SetMaster"
+	SetNoMaster      Op = "SetNoMaster"
+	DeleteLink       Op = "DeleteLink"
+	AddVLANs         Op = "AddVLANs"
+	DelVLANs         Op = "DelVLANs"
+	AddDHCPRule      Op = "AddDHCPRule"
+	DelDHCPRule      Op = "DelDHCPRule"
+	SetBridgeNFCall  Op = "SetBridgeNFCallIPTables"
+	AddForwardAccept Op = "AddForwardAccept"
+	DelForwardAccept Op = "DelForwardAccept"
+)
+
+// Action is one host change. Only the fields its Op needs are set.
+type Action struct {
+	Op     Op
+	Link   string
+	Master string
+	MTU    int
+	MAC    string
+	Addr   hoststate.Addr
+	Route  hoststate.Route
+	VIDs   []Range
+	Rule   hoststate.DHCPRule
+	Value  int
+}
+
+// Range is an inclusive range of VLAN IDs.
+type Range struct{ From, To int }
+
+func (r Range) String() string {
+	if r.From == r.To {
+		return fmt.Sprint(r.From)
+	}
+	return fmt.Sprintf("%d-%d", r.From, r.To)
+}
+
+// String says what the action does, for logs and Events.
+func (a Action) String() string {
+	switch a.Op {
+	case CreateBridge:
+		return "create bridge " + a.Link
+	case SetVLANFiltering:
+		return "turn on vlan_filtering on " + a.Link
+	case SetUp:
+		return "set " + a.Link + " up"
+	case SetMTU:
+		return fmt.Sprintf("set MTU of %s to %d", a.Link, a.MTU)
+	case SetMAC:
+		return fmt.Sprintf("set MAC of %s to %s", a.Link, a.MAC)
+	case AddAddr:
+		return fmt.Sprintf("add address %s to %s", a.Addr.Prefix, a.Link)
+	case DelAddr:
+		return fmt.Sprintf("remove address %s from %s", a.Addr.Prefix, a.Link)
+	case AddRoute:
+		return fmt.Sprintf("add route %s to %s", routeKey(a.Route), a.Link)
+	case DelRoute:
+		return fmt.Sprintf("remove route %s from %s", routeKey(a.Route), a.Link)
+	case SetMaster:
+		return fmt.Sprintf("enslave %s to %s", a.Link, a.Master)
+	case SetNoMaster:
+		return "release " + a.Link + " from its bridge"
+	case DeleteLink:
+		return "delete " + a.Link
+	case AddVLANs, DelVLANs:
+		verb := map[Op]string{AddVLANs: "allow", DelVLANs: "remove"}[a.Op]
+		return fmt.Sprintf("%s VLANs %s on %s", verb, joinRanges(a.VIDs), a.Link)
+	case AddDHCPRule, DelDHCPRule:
+		verb := map[Op]string{AddDHCPRule: "add", DelDHCPRule: "remove"}[a.Op]
+		return fmt.Sprintf("%s DHCP broute rule for %s (%s MAC %s)", verb, a.Rule.NIC, a.Rule.Dir, a.Rule.MAC)
+	case SetBridgeNFCall:
+		return fmt.Sprintf("set net.bridge.bridge-nf-call-iptables to %d", a.Value)
+	case AddForwardAccept:
+		return "accept forwarding in and out of " + a.Link
+	case DelForwardAccept:
+		return "remove the forward accept rules of " + a.Link
+	}
+	return string(a.Op) + " " + a.Link
+}
+
+func joinRanges(rs []Range) string {
+	s := make([]string, len(rs))
+	for i, r := range rs {
+		s[i] = r.String()
+	}
+	return strings.Join(s, ",")
+}
+
+func routeKey(r hoststate.Route) string {
+	dst := "default"
+	if r.Dst.IsValid() {
+		dst = r.Dst.String()
+	}
+	if r.Gw.IsValid() {
+		dst += " via " + r.Gw.String()
+	}
+	return dst
+}

@@ -1,0 +1,90 @@
+package plan
+
+import (
+	"github.com/harvnet/harvnet/pkg/hoststate"
+)
+
+// DHCP rule directions: the NIC's MAC as source or as destination.
+const (
+	DirSrc = "src"
+	DirDst = "dst"
+)
+
+func dhcpStep(in Input) Step {
+	s := Step{Phase: PhaseDHCP, Requires: []Phase{PhaseUplink}}
+	var want []hoststate.DHCPRule
+	if nic, ok := in.Host.Link(in.Desired.Uplink); ok && !in.Desired.Teardown {
+		for _, dir := range []string{DirSrc, DirDst} {
+			want = append(want, hoststate.DHCPRule{NIC: nic.Name, MAC: nic.MAC, Dir: dir})
+		}
+	}
+	if why := in.Missing[CapBroute]; why != "" {
+		if len(want) > 0 {
+			s.Skipped = "DHCP broute rules for " + in.Desired.Uplink + " cannot be added: " + why
+		}
+		return s
+	}
+	for _, r := range in.Host.DHCPRules {
+		if !containsRule(want, r) {
+			s.add(Action{Op: DelDHCPRule, Link: r.NIC, Rule: r})
+		}
+	}
+	for _, r := range want {
+		if !containsRule(in.Host.DHCPRules, r) {
+			s.add(Action{Op: AddDHCPRule, Link: r.NIC, Rule: r})
+		}
+	}
+	return s
+}
+
+func containsRule(rs []hoststate.DHCPRule, r hoststate.DHCPRule) bool {
+	for _, x := range rs {
+		if x == r {
+			return true
+		}
+	}
+	return false
+}
+
+func bridgeNFStep(in Input) Step {
+	s := Step{Phase: PhaseBridgeNF}
+	switch v := in.Host.BridgeNFCallIPTables; {
+	case v == nil:
+		s.Note = "br_netfilter is not loaded, so bridged VM traffic does not pass iptables"
+	case *v != 0:
+		s.add(Action{Op: SetBridgeNFCall, Value: 0})
+	}
+	return s
+}
+
+// forwardStep keeps forwarding through the bridge open when the FORWARD
+// policy is DROP (as Docker and some firewalls set it), and removes
+// harvnet's rules on teardown.
+func forwardStep(in Input, keep bool) Step {
+	s := Step{Phase: PhaseForward}
+	f, br := in.Host.Forward, in.Desired.Bridge
+	if why := in.Missing[CapIPTables]; why != "" || !f.Known {
+		if keep {
+			s.Skipped = "the iptables FORWARD chain cannot be checked: " + why
+		}
+		return s
+	}
+	has := contains(f.AcceptIn, br) && contains(f.AcceptOut, br)
+	had := contains(f.AcceptIn, br) || contains(f.AcceptOut, br)
+	switch {
+	case keep && f.Policy == "DROP" && !has:
+		s.add(Action{Op: AddForwardAccept, Link: br})
+	case !keep && had:
+		s.add(Action{Op: DelForwardAccept, Link: br})
+	}
+	return s
+}
+
+func contains(xs []string, x string) bool {
+	for _, s := range xs {
+		if s == x {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,87 @@
+package plan
+
+import (
+	"github.com/harvnet/harvnet/pkg/desired"
+	"github.com/harvnet/harvnet/pkg/hoststate"
+)
+
+// Phase is a group of actions with one job. Each phase becomes a condition.
+type Phase string
+
+const (
+	PhaseBridge   Phase = "Bridge"
+	PhaseUplink   Phase = "Uplink"
+	PhaseVLANs    Phase = "VLANs"
+	PhaseDHCP     Phase = "DHCP"
+	PhaseBridgeNF Phase = "BridgeNetfilter"
+	PhaseForward  Phase = "Forward"
+)
+
+// Capability is a kernel or userspace feature some actions need.
+type Capability string
+
+const (
+	CapVLANFiltering Capability = "VLANFiltering"
+	CapBroute        Capability = "Broute"
+	CapIPTables      Capability = "IPTables"
+)
+
+// Missing maps each capability the host lacks to a sentence saying why.
+type Missing map[Capability]string
+
+// Input is everything a plan is made from.
+type Input struct {
+	Desired desired.State
+	Host    *hoststate.State
+	Missing Missing
+	// Enslaved are the NICs harvnet itself enslaved to the bridge earlier,
+	// so that switching NICs releases a veth uplink but never a VM's veth.
+	Enslaved []string
+}
+
+// Step is one phase's actions. Skipped says why the phase cannot be done at
+// all; Note says something an operator should know even when all is done.
+type Step struct {
+	Phase    Phase
+	Requires []Phase
+	Actions  []Action
+	Skipped  string
+	Note     string
+}
+
+// Plan is the ordered list of steps.
+type Plan []Step
+
+// Empty reports whether the plan changes nothing on the host.
+func (p Plan) Empty() bool {
+	for _, s := range p {
+		if len(s.Actions) > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// Compute returns the steps that turn in.Host into in.Desired.
+func Compute(in Input) Plan {
+	if in.Desired.Teardown {
+		return teardown(in)
+	}
+	return Plan{
+		bridgeStep(in),
+		uplinkStep(in),
+		vlanStep(in),
+		dhcpStep(in),
+		bridgeNFStep(in),
+		forwardStep(in, true),
+	}
+}
+
+func teardown(in Input) Plan {
+	return Plan{
+		{Phase: PhaseUplink, Actions: releaseAll(in)},
+		dhcpStep(in),
+		forwardStep(in, false),
+		deleteBridgeStep(in),
+	}
+}

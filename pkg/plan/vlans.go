@@ -1,0 +1,68 @@
+package plan
+
+import "fmt"
+
+func vlanStep(in Input) Step {
+	s := Step{Phase: PhaseVLANs, Requires: []Phase{PhaseBridge, PhaseUplink}}
+	uplink := in.Desired.Uplink
+	if uplink == "" {
+		return s
+	}
+	if why := in.Missing[CapVLANFiltering]; why != "" {
+		if len(in.Desired.VLANs) > 0 {
+			s.Skipped = fmt.Sprintf("VLAN IDs %v cannot be allowed on %s: %s", in.Desired.VLANs, uplink, why)
+		}
+		return s
+	}
+	var have []int
+	for _, v := range in.Host.PortVLANs[uplink] {
+		// The kernel's default PVID (VID 1, untagged) stays as the kernel set it.
+		if !v.PVID && v.VID != 1 {
+			have = append(have, v.VID)
+		}
+	}
+	add, del := diffInts(in.Desired.VLANs, have)
+	if len(del) > 0 {
+		s.add(Action{Op: DelVLANs, Link: uplink, VIDs: Ranges(del)})
+	}
+	if len(add) > 0 {
+		s.add(Action{Op: AddVLANs, Link: uplink, VIDs: Ranges(add)})
+	}
+	return s
+}
+
+// diffInts returns what want has and have lacks, and the other way round.
+func diffInts(want, have []int) (add, del []int) {
+	w, h := map[int]bool{}, map[int]bool{}
+	for _, v := range want {
+		w[v] = true
+	}
+	for _, v := range have {
+		h[v] = true
+	}
+	for _, v := range want {
+		if !h[v] {
+			add = append(add, v)
+		}
+	}
+	for _, v := range have {
+		if !w[v] {
+			del = append(del, v)
+		}
+	}
+	return add, del
+}
+
+// Ranges compresses sorted VLAN IDs into inclusive ranges, so thousands of
+// trunked VLANs cost a handful of netlink messages.
+func Ranges(vids []int) []Range {
+	var out []Range
+	for _, v := range vids {
+		if n := len(out); n > 0 && out[n-1].To+1 == v {
+			out[n-1].To = v
+			continue
+		}
+		out = append(out, Range{From: v, To: v})
+	}
+	return out
+}

@@ -1,0 +1,192 @@
+package reconcile
+
+import (
+	"fmt"
+
+	"github.com/harvnet/harvnet/pkg/desired"
+	"github.com/harvnet/harvnet/pkg/hostnet"
+	"github.com/harvnet/harvnet/pkg/hoststate"
+	"github.com/harvnet/harvnet/pkg/plan"
+)
+
+// Host is the narrow side-effect interface the reconciler needs;
+// *hostnet.Host implements it.
+type Host interface {
+	Observe() (*hoststate.State, error)
+	RefreshNetfilter() plan.Missing
+	Apply(plan.Action) error
+}
+
+// maxRounds bounds apply-then-verify rounds in one pass: one to apply, one
+// to learn a missing capability and re-plan without it, one to verify.
+const maxRounds = 3
+
+// Reconciler makes the host match the desired state.
+type Reconciler struct {
+	host     Host
+	opts     desired.Options
+	uplinks  *uplinkRecord
+	kernel   plan.Missing // learnt from failed actions; the kernel does not change under us
+	nfMissed plan.Missing // from the last RefreshNetfilter
+}
+
+// New returns a reconciler. stateDir keeps the record of enslaved NICs
+// across restarts; "" keeps it in memory only.
+func New(host Host, opts desired.Options, stateDir string) (*Reconciler, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	rec, err := loadUplinkRecord(stateDir)
+	if err != nil {
+		return nil, err
+	}
+	return &Reconciler{host: host, opts: opts, uplinks: rec, kernel: plan.Missing{}, nfMissed: plan.Missing{}}, nil
+}
+
+// Result is what one pass found and did.
+type Result struct {
+	Desired desired.State
+	Host    *hoststate.State // as observed at the end of the pass
+	Invalid *desired.InvalidError
+	Err     error // the host could not be read
+	Applied []plan.Action
+	Missing plan.Missing
+	Steps   []StepResult
+}
+
+// StepResult is the outcome of one phase after the pass.
+type StepResult struct {
+	plan.Step
+	// Err is the failure that stopped the phase; Pending are the actions
+	// still to do (non-empty only when the pass did not converge).
+	Err     error
+	Blocked plan.Phase
+}
+
+// Reconcile runs one pass. refreshNetfilter re-reads what has no netlink
+// events (sysctl, iptables, ebtables); netlink-driven passes skip it.
+func (r *Reconciler) Reconcile(in desired.Input, refreshNetfilter bool) Result {
+	if refreshNetfilter {
+		r.nfMissed = r.host.RefreshNetfilter()
+	}
+	var res Result
+	failed := map[plan.Phase]error{}
+	for round := 0; round < maxRounds; round++ {
+		host, err := r.host.Observe()
+		if err != nil {
+			res.Err = fmt.Errorf("reading the host network: %w", err)
+			return res
+		}
+		res.Host = host
+		p, invalid := r.plan(in, host, &res)
+		if invalid != nil {
+			res.Invalid = invalid
+			return res
+		}
+		res.Steps = results(p, failed)
+		if p.Empty() || len(failed) > 0 {
+			break
+		}
+		// A failure ends the pass after one more observation, so status
+		// shows the host as it is; retrying is the caller's backoff.
+		failed = r.apply(p, &res)
+		if touchesNetfilter(res.Applied) {
+			r.nfMissed = r.host.RefreshNetfilter()
+		}
+	}
+	res.Missing = r.missing()
+	return res
+}
+
+func (r *Reconciler) plan(in desired.Input, host *hoststate.State, res *Result) (plan.Plan, *desired.InvalidError) {
+	d, err := desired.Compute(in, r.opts)
+	if err == nil {
+		err = desired.CheckUplink(d, host, r.opts)
+	}
+	if ie, ok := desired.AsInvalid(err); ok {
+		return nil, ie
+	}
+	res.Desired = d
+	r.uplinks.prune(host, d)
+	return plan.Compute(plan.Input{Desired: d, Host: host, Missing: r.missing(), Enslaved: r.uplinks.names()}), nil
+}
+
+// apply runs each step's actions in order. A failing action ends its step,
+// and steps that require a failed step are not started.
+func (r *Reconciler) apply(p plan.Plan, res *Result) map[plan.Phase]error {
+	failed := map[plan.Phase]error{}
+	for _, s := range p {
+		if blockedBy(s, failed) != "" {
+			failed[s.Phase] = fmt.Errorf("waiting for %s", blockedBy(s, failed))
+			continue
+		}
+		for _, a := range s.Actions {
+			if err := r.applyOne(a); err != nil {
+				if ue, ok := hostnet.AsUnsupported(err); ok {
+					r.kernel[ue.Cap] = ue.Why
+					continue
+				}
+				failed[s.Phase] = err
+				break
+			}
+			res.Applied = append(res.Applied, a)
+		}
+	}
+	return failed
+}
+
+// applyOne keeps the uplink record in step with the kernel: a NIC is
+// recorded before it is enslaved and forgotten once it is released, so a
+// crash in between still knows which port to give back.
+func (r *Reconciler) applyOne(a plan.Action) error {
+	if a.Op == plan.SetMaster {
+		if err := r.uplinks.add(a.Link); err != nil {
+			return err
+		}
+	}
+	if err := r.host.Apply(a); err != nil {
+		return err
+	}
+	if a.Op == plan.SetNoMaster {
+		return r.uplinks.remove(a.Link)
+	}
+	return nil
+}
+
+func (r *Reconciler) missing() plan.Missing {
+	m := plan.Missing{}
+	for k, v := range r.nfMissed {
+		m[k] = v
+	}
+	for k, v := range r.kernel {
+		m[k] = v
+	}
+	return m
+}
+
+func blockedBy(s plan.Step, failed map[plan.Phase]error) plan.Phase {
+	for _, req := range s.Requires {
+		if failed[req] != nil {
+			return req
+		}
+	}
+	return ""
+}
+
+func results(p plan.Plan, failed map[plan.Phase]error) []StepResult {
+	out := make([]StepResult, len(p))
+	for i, s := range p {
+		out[i] = StepResult{Step: s, Err: failed[s.Phase], Blocked: blockedBy(s, failed)}
+	}
+	return out
+}
+
+func touchesNetfilter(applied []plan.Action) bool {
+	for _, a := range applied {
+		switch a.Op {
+		case plan.AddDHCPRule, plan.DelDHCPRule, plan.SetBridgeNFCall, plan.AddForwardAccept, plan.DelForwardAccept:
+			return true
+		}
+	}
+	return false
+}
