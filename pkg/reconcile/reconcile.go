@@ -190,3 +190,18 @@ func touchesNetfilter(applied []plan.Action) bool {
 	}
 	return false
 }
+
+// Failed reports whether the pass hit an error worth retrying: the host
+// could not be read or an action failed. Invalid input and missing
+// capabilities are not retried; they wait for a change.
+func (r Result) Failed() bool {
+	if r.Err != nil {
+		return true
+	}
+	for _, s := range r.Steps {
+		if s.Err != nil || len(s.Actions) > 0 && s.Skipped == "" {
+			return true
+		}
+	}
+	return false
+}

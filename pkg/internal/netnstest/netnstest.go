@@ -1,0 +1,198 @@
+// Package netnstest builds throwaway network namespaces that look like a
+// node: veth "NICs" whose peers sit in a shared "switch" namespace, so tests
+// run harvnet against the real kernel without touching the host's network.
+package netnstest
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/containernetworking/plugins/pkg/ns"
+	"github.com/containernetworking/plugins/pkg/testutils"
+)
+
+// RequireRoot skips a test that needs root, saying so.
+func RequireRoot(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: it creates network namespaces, veths and bridges (run `sudo make test`)")
+	}
+}
+
+// NS is one throwaway network namespace.
+type NS struct {
+	ns.NetNS
+	Name string // its name under /run/netns, for `ip -n`
+}
+
+// NewNS creates a namespace with loopback up, removed when the test ends.
+func NewNS(t testing.TB) *NS {
+	t.Helper()
+	RequireRoot(t)
+	n, err := testutils.NewNS()
+	if err != nil {
+		t.Fatalf("creating netns: %v", err)
+	}
+	out := &NS{NetNS: n, Name: filepath.Base(n.Path())}
+	t.Cleanup(func() {
+		n.Close()
+		_ = testutils.UnmountNS(n)
+	})
+	out.IP(t, "link", "set", "lo", "up")
+	return out
+}
+
+// IP runs `ip -n <ns> args...` and fails the test if it fails.
+func (n *NS) IP(t testing.TB, args ...string) string {
+	t.Helper()
+	out, err := n.TryIP(args...)
+	if err != nil {
+		t.Fatalf("ip -n %s %s: %v: %s", n.Name, strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+// TryIP runs `ip -n <ns> args...` and returns its output and error.
+func (n *NS) TryIP(args ...string) (string, error) {
+	out, err := exec.Command("ip", append([]string{"-n", n.Name}, args...)...).CombinedOutput()
+	return string(out), err
+}
+
+// Exec runs a command inside the namespace.
+func (n *NS) Exec(t testing.TB, name string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command("ip", append([]string{"netns", "exec", n.Name, name}, args...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("in %s: %s %s: %v: %s", n.Name, name, strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// Node is a namespace standing for a node, wired to a switch namespace.
+type Node struct {
+	*NS
+	Switch *NS
+}
+
+// NewNode returns an empty node and its switch.
+func NewNode(t testing.TB) *Node {
+	return &Node{NS: NewNS(t), Switch: NewNS(t)}
+}
+
+// AddNIC adds a veth named name to the node with its peer in the switch,
+// both up (so the NIC has carrier), holding the given addresses.
+func (n *Node) AddNIC(t testing.TB, name string, addrs ...string) {
+	t.Helper()
+	peer := "sw-" + name
+	n.Switch.IP(t, "link", "add", peer, "type", "veth", "peer", "name", name, "netns", n.Name)
+	n.Switch.IP(t, "link", "set", peer, "up")
+	n.IP(t, "link", "set", name, "up")
+	for _, a := range addrs {
+		args := []string{"addr", "add", a, "dev", name}
+		if strings.Contains(a, ":") {
+			args = append(args, "nodad") // no second of tentative address in tests
+		}
+		n.IP(t, args...)
+	}
+}
+
+// AddManagementNIC adds a NIC like a node's management NIC: IPv4 and IPv6
+// addresses, a static default route for each family and an extra route.
+func (n *Node) AddManagementNIC(t testing.TB, name string) {
+	t.Helper()
+	n.AddNIC(t, name, "10.11.0.5/24", "fd00:11::5/64")
+	n.IP(t, "route", "add", "default", "via", "10.11.0.1", "dev", name, "proto", "static")
+	n.IP(t, "-6", "route", "add", "default", "via", "fd00:11::1", "dev", name, "proto", "static")
+	n.IP(t, "route", "add", "192.168.77.0/24", "dev", name, "proto", "static")
+}
+
+// Link is the part of `ip -j -d link show` tests look at.
+type Link struct {
+	Name      string   `json:"ifname"`
+	Flags     []string `json:"flags"`
+	OperState string   `json:"operstate"`
+	MTU       int      `json:"mtu"`
+	Master    string   `json:"master"`
+	Address   string   `json:"address"`
+	LinkInfo  struct {
+		Kind string `json:"info_kind"`
+		Data struct {
+			VLANFiltering *int `json:"vlan_filtering"`
+		} `json:"info_data"`
+	} `json:"linkinfo"`
+	AddrInfo []struct {
+		Local     string `json:"local"`
+		PrefixLen int    `json:"prefixlen"`
+		Scope     string `json:"scope"`
+	} `json:"addr_info"`
+}
+
+// Up reports whether the link is administratively up.
+func (l Link) Up() bool {
+	for _, f := range l.Flags {
+		if f == "UP" {
+			return true
+		}
+	}
+	return false
+}
+
+// GlobalAddrs lists the link's global addresses as "addr/len".
+func (l Link) GlobalAddrs() []string {
+	var out []string
+	for _, a := range l.AddrInfo {
+		if a.Scope == "global" {
+			out = append(out, a.Local+"/"+itoa(a.PrefixLen))
+		}
+	}
+	return out
+}
+
+func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
+
+// Link returns what the kernel reports of a link, and false if it is gone.
+func (n *NS) Link(t testing.TB, name string) (Link, bool) {
+	t.Helper()
+	out, err := n.TryIP("-j", "-d", "addr", "show", "dev", name)
+	if err != nil {
+		return Link{}, false
+	}
+	var ls []Link
+	if err := json.Unmarshal([]byte(out), &ls); err != nil || len(ls) != 1 {
+		t.Fatalf("parsing ip -j addr show %s: %v: %s", name, err, out)
+	}
+	return ls[0], true
+}
+
+// Routes returns `ip route show dev name` lines of a family ("-4" or "-6").
+func (n *NS) Routes(t testing.TB, family, dev string) []string {
+	t.Helper()
+	out, err := n.TryIP(family, "route", "show", "dev", dev)
+	if err != nil {
+		return nil
+	}
+	var lines []string
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	return lines
+}
+
+// Eventually polls cond until it holds or the deadline passes.
+func Eventually(t testing.TB, deadline time.Duration, what string, cond func() bool) {
+	t.Helper()
+	end := time.Now().Add(deadline)
+	for !cond() {
+		if time.Now().After(end) {
+			t.Fatalf("after %v: %s", deadline, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

@@ -1,0 +1,167 @@
+package status
+
+import (
+	"fmt"
+	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/harvnet/harvnet/pkg/apis/network.harvesterhci.io/v1alpha1"
+	"github.com/harvnet/harvnet/pkg/plan"
+	"github.com/harvnet/harvnet/pkg/reconcile"
+)
+
+// Condition reasons besides the desired package's input reasons.
+const (
+	ReasonReady             = "Ready"
+	ReasonNotConfigured     = "NotConfigured"
+	ReasonUnsupported       = "Unsupported"
+	ReasonApplyFailed       = "ApplyFailed"
+	ReasonWaiting           = "Waiting"
+	ReasonPending           = "Pending"
+	ReasonNoCarrier         = "NoCarrier"
+	ReasonHostUnreadable    = "HostUnreadable"
+	ReasonSpecNotReconciled = "SpecInvalid"
+)
+
+var phaseCondition = map[plan.Phase]string{
+	plan.PhaseBridge:   v1alpha1.ConditionBridgeReady,
+	plan.PhaseUplink:   v1alpha1.ConditionUplinkReady,
+	plan.PhaseVLANs:    v1alpha1.ConditionVLANsReady,
+	plan.PhaseDHCP:     v1alpha1.ConditionDHCPRulesReady,
+	plan.PhaseBridgeNF: v1alpha1.ConditionBridgeNetfilterReady,
+	plan.PhaseForward:  v1alpha1.ConditionBridgeNetfilterReady,
+}
+
+// conditionOrder is the order conditions appear in, Ready first.
+var conditionOrder = []string{
+	v1alpha1.ConditionReady, v1alpha1.ConditionBridgeReady, v1alpha1.ConditionUplinkReady,
+	v1alpha1.ConditionVLANsReady, v1alpha1.ConditionDHCPRulesReady, v1alpha1.ConditionBridgeNetfilterReady,
+}
+
+func conditions(res reconcile.Result) []metav1.Condition {
+	switch {
+	case res.Err != nil:
+		return allWith(metav1.ConditionUnknown, ReasonHostUnreadable, res.Err.Error(), "")
+	case res.Invalid != nil:
+		cs := allWith(metav1.ConditionUnknown, ReasonSpecNotReconciled, "not applied: "+res.Invalid.Message, res.Invalid.Reason)
+		cs[0] = condition(v1alpha1.ConditionReady, false, res.Invalid.Reason, res.Invalid.Message+"; the host was left as it is")
+		cs[2] = condition(v1alpha1.ConditionUplinkReady, false, res.Invalid.Reason, res.Invalid.Message)
+		return cs
+	}
+	byType := map[string]metav1.Condition{}
+	for _, s := range res.Steps {
+		c := stepCondition(res, s)
+		if prev, ok := byType[c.Type]; ok {
+			c = merge(prev, c)
+		}
+		byType[c.Type] = c
+	}
+	out := []metav1.Condition{ready(res, byType)}
+	for _, t := range conditionOrder[1:] {
+		c, ok := byType[t]
+		if !ok {
+			c = condition(t, true, ReasonNotConfigured, "nothing to do")
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+func stepCondition(res reconcile.Result, s reconcile.StepResult) metav1.Condition {
+	t := phaseCondition[s.Phase]
+	switch {
+	case s.Err != nil && s.Blocked != "":
+		return condition(t, false, ReasonWaiting, fmt.Sprintf("waiting for %s, which failed", s.Blocked))
+	case s.Err != nil:
+		return condition(t, false, ReasonApplyFailed, s.Err.Error())
+	case s.Skipped != "":
+		return condition(t, false, ReasonUnsupported, s.Skipped)
+	case len(s.Actions) > 0:
+		return condition(t, false, ReasonPending, "still to do: "+s.Actions[0].String())
+	}
+	if s.Phase == plan.PhaseUplink {
+		return uplinkCondition(res)
+	}
+	return condition(t, true, ReasonReady, readyMessage(res, s))
+}
+
+func uplinkCondition(res reconcile.Result) metav1.Condition {
+	nic := res.Desired.Uplink
+	t := v1alpha1.ConditionUplinkReady
+	if res.Desired.Teardown {
+		return condition(t, true, ReasonNotConfigured, "no uplink: spec.network.type is empty")
+	}
+	if nic == "" {
+		return condition(t, true, ReasonNotConfigured, "no uplink: spec.network.nic is empty, the bridge has no NIC")
+	}
+	l, _ := res.Host.Link(nic)
+	if st := LinkState(l); st != v1alpha1.LinkUp {
+		return condition(t, false, ReasonNoCarrier, fmt.Sprintf("%s is enslaved to %s but its link is %s: check the cable and the switch port", nic, res.Desired.Bridge, st))
+	}
+	return condition(t, true, ReasonReady, fmt.Sprintf("%s is enslaved to %s and up", nic, res.Desired.Bridge))
+}
+
+func readyMessage(res reconcile.Result, s reconcile.StepResult) string {
+	if s.Note != "" {
+		return s.Note
+	}
+	switch s.Phase {
+	case plan.PhaseBridge:
+		if res.Desired.Teardown {
+			return res.Desired.Bridge + " is not present"
+		}
+		return res.Desired.Bridge + " is up with vlan_filtering on"
+	case plan.PhaseVLANs:
+		return fmt.Sprintf("VLAN IDs %v are allowed on the uplink", res.Desired.VLANs)
+	case plan.PhaseDHCP:
+		if res.Host.DHCPBackend != "" {
+			return fmt.Sprintf("%d DHCP broute rules in place (%s)", len(res.Host.DHCPRules), res.Host.DHCPBackend)
+		}
+	case plan.PhaseBridgeNF:
+		return "net.bridge.bridge-nf-call-iptables is 0"
+	case plan.PhaseForward:
+		return "forwarding through " + res.Desired.Bridge + " is allowed"
+	}
+	return "nothing to do"
+}
+
+// merge folds two phases that share a condition: a failing one wins.
+func merge(a, b metav1.Condition) metav1.Condition {
+	if a.Status != b.Status {
+		if a.Status == metav1.ConditionTrue {
+			return b
+		}
+		return a
+	}
+	a.Message = a.Message + "; " + b.Message
+	return a
+}
+
+func ready(res reconcile.Result, byType map[string]metav1.Condition) metav1.Condition {
+	var reasons, msgs []string
+	for _, t := range conditionOrder[1:] {
+		if c, ok := byType[t]; ok && c.Status != metav1.ConditionTrue {
+			reasons = append(reasons, c.Reason)
+			msgs = append(msgs, t+": "+c.Message)
+		}
+	}
+	if len(msgs) > 0 {
+		return condition(v1alpha1.ConditionReady, false, reasons[0], strings.Join(msgs, "; "))
+	}
+	if res.Desired.Teardown {
+		return condition(v1alpha1.ConditionReady, true, ReasonNotConfigured, "no VLAN network on this node")
+	}
+	return condition(v1alpha1.ConditionReady, true, ReasonReady, "host network matches the spec")
+}
+
+func allWith(s metav1.ConditionStatus, reason, msg, readyReason string) []metav1.Condition {
+	out := make([]metav1.Condition, len(conditionOrder))
+	for i, t := range conditionOrder {
+		out[i] = metav1.Condition{Type: t, Status: s, Reason: reason, Message: msg}
+	}
+	if readyReason != "" {
+		out[0].Reason = readyReason
+	}
+	return out
+}
