@@ -67,6 +67,12 @@ type Route struct {
 	Family    int // 2 IPv4, 10 IPv6
 }
 
+// Same reports whether o is the same route, on whichever device: what the
+// kernel keys a route by, less the device.
+func (r Route) Same(o Route) bool {
+	return r.Family == o.Family && r.Dst == o.Dst && r.Gw == o.Gw && r.Table == o.Table && r.Priority == o.Priority
+}
+
 // Route protocol numbers that matter to harvnet.
 const (
 	ProtoKernel = 2

@@ -62,7 +62,11 @@ func (m *Monitor) subscribeOnce(ctx context.Context) {
 	if m.ns.IsOpen() {
 		nsp = &m.ns
 	}
-	onErr := func(err error) { slog.Warn("netlink subscription error", "err", err) }
+	onErr := func(err error) {
+		if ctx.Err() == nil {
+			slog.Warn("netlink subscription error", "err", err)
+		}
+	}
 	linkCh := make(chan netlink.LinkUpdate, 256)
 	addrCh := make(chan netlink.AddrUpdate, 256)
 	routeCh := make(chan netlink.RouteUpdate, 256)

@@ -46,6 +46,8 @@ type Action struct {
 	VIDs   []Range
 	Rule   hoststate.DHCPRule
 	Value  int
+	// Owner is the NIC whose address or route an AddAddr or AddRoute moves.
+	Owner string
 }
 
 // Range is an inclusive range of VLAN IDs.

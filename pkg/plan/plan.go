@@ -37,6 +37,17 @@ type Input struct {
 	// Enslaved are the NICs harvnet itself enslaved to the bridge earlier,
 	// so that switching NICs releases a veth uplink but never a VM's veth.
 	Enslaved []string
+	// Carried is, for each NIC harvnet enslaved, the permanent addresses and
+	// routes it moved onto the bridge. They are put back where they belong
+	// even if the bridge, and everything on it, was deleted under harvnet.
+	Carried map[string]Carried
+}
+
+// Carried is a NIC's own configuration that lives on the bridge while the
+// NIC is its uplink.
+type Carried struct {
+	Addrs  []hoststate.Addr  `json:"addrs,omitempty"`
+	Routes []hoststate.Route `json:"routes,omitempty"`
 }
 
 // Step is one phase's actions. Skipped says why the phase cannot be done at

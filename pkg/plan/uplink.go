@@ -30,19 +30,31 @@ func releaseAll(in Input) []Action {
 
 // releasable returns the bridge ports that are uplinks rather than VM ports:
 // those harvnet enslaved, and any physical NIC or bond, which a VM never is.
+// A NIC that lost its bridge under harvnet is releasable too while harvnet
+// still carries its configuration, so that it gets its addresses back.
 func releasable(in Input) []hoststate.Link {
 	known := map[string]bool{}
 	for _, n := range in.Enslaved {
 		known[n] = true
 	}
 	var out []hoststate.Link
+	isPort := map[string]bool{}
 	for _, p := range in.Host.Ports(in.Desired.Bridge) {
+		isPort[p.Name] = true
 		if known[p.Name] || p.Type == "device" || p.Type == "bond" {
 			out = append(out, p)
 		}
 	}
+	for name, c := range in.Carried {
+		if l, ok := in.Host.Link(name); ok && !isPort[name] && name != in.Desired.Uplink && !c.empty() {
+			out = append(out, l)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }
+
+func (c Carried) empty() bool { return len(c.Addrs) == 0 && len(c.Routes) == 0 }
 
 // enslave moves the NIC's addresses and routes onto the bridge without a
 // moment where the node has no path: the bridge takes the NIC's MAC and
@@ -57,7 +69,7 @@ func enslave(in Input, nic hoststate.Link) []Action {
 	if br.MTU != nic.MTU {
 		out = append(out, Action{Op: SetMTU, Link: br.Name, MTU: nic.MTU})
 	}
-	out = append(out, moveAddrsAndRoutes(in, nic, br, func() []Action {
+	out = append(out, moveAddrsAndRoutes(in, nic, br, nic.Name, func() []Action {
 		var mid []Action
 		if nic.MasterIndex == 0 || nic.MasterIndex != br.Index {
 			mid = append(mid, Action{Op: SetMaster, Link: nic.Name, Master: br.Name})
@@ -74,8 +86,11 @@ func enslave(in Input, nic hoststate.Link) []Action {
 // the NIC up, in the same order as enslave.
 func release(in Input, nic hoststate.Link) []Action {
 	br, _ := bridge(in)
-	return moveAddrsAndRoutes(in, br, nic, func() []Action {
-		mid := []Action{{Op: SetNoMaster, Link: nic.Name}}
+	return moveAddrsAndRoutes(in, br, nic, nic.Name, func() []Action {
+		var mid []Action
+		if nic.MasterIndex != 0 && nic.MasterIndex == br.Index {
+			mid = append(mid, Action{Op: SetNoMaster, Link: nic.Name})
+		}
 		if !nic.AdminUp {
 			mid = append(mid, Action{Op: SetUp, Link: nic.Name})
 		}
@@ -83,21 +98,23 @@ func release(in Input, nic hoststate.Link) []Action {
 	})
 }
 
-// moveAddrsAndRoutes copies from's global addresses and configured routes to
-// to, runs the switch-over actions, then removes from's copies.
-func moveAddrsAndRoutes(in Input, from, to hoststate.Link, switchOver func() []Action) []Action {
+// moveAddrsAndRoutes copies from's global addresses and configured routes,
+// and whatever harvnet carries for owner, to to; runs the switch-over
+// actions; then removes from's copies.
+func moveAddrsAndRoutes(in Input, from, to hoststate.Link, owner string, switchOver func() []Action) []Action {
 	var out []Action
+	carried := in.Carried[owner]
 	addrs := from.GlobalAddrs()
-	for _, a := range addrs {
+	for _, a := range unionAddrs(addrs, carried.Addrs) {
 		if !to.HasAddr(a.Prefix) {
-			out = append(out, Action{Op: AddAddr, Link: to.Name, Addr: a})
+			out = append(out, Action{Op: AddAddr, Link: to.Name, Addr: a, Owner: owner})
 		}
 	}
 	routes := copyableRoutes(in.Host.RoutesOf(from.Name))
 	have := in.Host.RoutesOf(to.Name)
-	for _, r := range routes {
+	for _, r := range copyableRoutes(unionRoutes(routes, carried.Routes)) {
 		if !containsRoute(have, r) {
-			out = append(out, Action{Op: AddRoute, Link: to.Name, Route: r})
+			out = append(out, Action{Op: AddRoute, Link: to.Name, Route: r, Owner: owner})
 		}
 	}
 	out = append(out, switchOver()...)
@@ -126,14 +143,29 @@ func copyableRoutes(rs []hoststate.Route) []hoststate.Route {
 
 func containsRoute(rs []hoststate.Route, r hoststate.Route) bool {
 	for _, x := range rs {
-		if sameRoute(x, r) {
+		if x.Same(r) {
 			return true
 		}
 	}
 	return false
 }
 
-// sameRoute compares what makes a route the same route on another device.
-func sameRoute(a, b hoststate.Route) bool {
-	return a.Family == b.Family && a.Dst == b.Dst && a.Gw == b.Gw && a.Table == b.Table && a.Priority == b.Priority
+func unionAddrs(a, b []hoststate.Addr) []hoststate.Addr {
+	out := append([]hoststate.Addr(nil), a...)
+	for _, x := range b {
+		if !(hoststate.Link{Addrs: out}).HasAddr(x.Prefix) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func unionRoutes(a, b []hoststate.Route) []hoststate.Route {
+	out := append([]hoststate.Route(nil), a...)
+	for _, r := range b {
+		if !containsRoute(out, r) {
+			out = append(out, r)
+		}
+	}
+	return out
 }

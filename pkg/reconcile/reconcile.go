@@ -108,7 +108,7 @@ func (r *Reconciler) plan(in desired.Input, host *hoststate.State, res *Result) 
 	}
 	res.Desired = d
 	r.uplinks.prune(host, d)
-	return plan.Compute(plan.Input{Desired: d, Host: host, Missing: r.missing(), Enslaved: r.uplinks.names()}), nil
+	return plan.Compute(plan.Input{Desired: d, Host: host, Missing: r.missing(), Enslaved: r.uplinks.names(), Carried: r.uplinks.carried()}), nil
 }
 
 // apply runs each step's actions in order. A failing action ends its step,
@@ -136,8 +136,8 @@ func (r *Reconciler) apply(p plan.Plan, res *Result) map[plan.Phase]error {
 }
 
 // applyOne keeps the uplink record in step with the kernel: a NIC is
-// recorded before it is enslaved and forgotten once it is released, so a
-// crash in between still knows which port to give back.
+// recorded before it is enslaved, and what moves onto the bridge for it is
+// recorded once it is there; prune forgets it after it is given back.
 func (r *Reconciler) applyOne(a plan.Action) error {
 	if a.Op == plan.SetMaster {
 		if err := r.uplinks.add(a.Link); err != nil {
@@ -147,8 +147,8 @@ func (r *Reconciler) applyOne(a plan.Action) error {
 	if err := r.host.Apply(a); err != nil {
 		return err
 	}
-	if a.Op == plan.SetNoMaster {
-		return r.uplinks.remove(a.Link)
+	if a.Owner != "" && a.Link != a.Owner {
+		return r.uplinks.carry(a)
 	}
 	return nil
 }

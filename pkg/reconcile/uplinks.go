@@ -6,26 +6,29 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 
 	"github.com/harvnet/harvnet/pkg/desired"
 	"github.com/harvnet/harvnet/pkg/hoststate"
+	"github.com/harvnet/harvnet/pkg/plan"
 )
 
-// uplinkRecord remembers which NICs harvnet enslaved, on disk when it has a
-// directory, so that after a restart a veth uplink is still told apart from
-// a VM's veth on the same bridge.
+// uplinkRecord remembers which NICs harvnet enslaved and the configuration
+// it moved off them, on disk when it has a directory. With it a restarted
+// agent still tells a veth uplink from a VM's veth, and a node whose bridge
+// was deleted under it gets its addresses and routes back.
 type uplinkRecord struct {
-	path string
-	set  map[string]bool
+	path    string
+	uplinks map[string]plan.Carried
 }
 
 type uplinkFile struct {
-	Enslaved []string `json:"enslaved"`
+	Uplinks map[string]plan.Carried `json:"uplinks"`
 }
 
 func loadUplinkRecord(dir string) (*uplinkRecord, error) {
-	r := &uplinkRecord{set: map[string]bool{}}
+	r := &uplinkRecord{uplinks: map[string]plan.Carried{}}
 	if dir == "" {
 		return r, nil
 	}
@@ -41,58 +44,78 @@ func loadUplinkRecord(dir string) (*uplinkRecord, error) {
 		return nil, fmt.Errorf("state file: %w", err)
 	}
 	var f uplinkFile
-	if err := json.Unmarshal(b, &f); err != nil {
-		// A torn file must not stop the agent: it only loses the veth hint.
-		return r, nil
-	}
-	for _, n := range f.Enslaved {
-		r.set[n] = true
-	}
+	if err := json.Unmarshal(b, &f); err == nil && f.Uplinks != nil {
+		r.uplinks = f.Uplinks
+	} // a torn file must not stop the agent: it only loses the hints
 	return r, nil
 }
 
 func (r *uplinkRecord) names() []string {
-	out := make([]string, 0, len(r.set))
-	for n := range r.set {
+	out := make([]string, 0, len(r.uplinks))
+	for n := range r.uplinks {
 		out = append(out, n)
 	}
 	sort.Strings(out)
 	return out
 }
 
-func (r *uplinkRecord) add(name string) error {
-	if r.set[name] {
+func (r *uplinkRecord) carried() map[string]plan.Carried { return r.uplinks }
+
+func (r *uplinkRecord) add(nic string) error {
+	if _, ok := r.uplinks[nic]; ok {
 		return nil
 	}
-	r.set[name] = true
+	r.uplinks[nic] = plan.Carried{}
 	return r.save()
 }
 
-func (r *uplinkRecord) remove(name string) error {
-	if !r.set[name] {
+// carry records what an action moves onto the bridge for its owner.
+// Addresses with a lifetime belong to a DHCP or SLAAC client, which renews
+// them; harvnet only carries permanent ones.
+func (r *uplinkRecord) carry(a plan.Action) error {
+	c := r.uplinks[a.Owner]
+	switch {
+	case a.Op == plan.AddAddr && a.Addr.ValidLft == 0 && !(hoststate.Link{Addrs: c.Addrs}).HasAddr(a.Addr.Prefix):
+		c.Addrs = append(c.Addrs, a.Addr)
+	case a.Op == plan.AddRoute && !slices.ContainsFunc(c.Routes, a.Route.Same):
+		c.Routes = append(c.Routes, a.Route)
+	default:
 		return nil
 	}
-	delete(r.set, name)
+	r.uplinks[a.Owner] = c
 	return r.save()
 }
 
-// prune forgets NICs that are neither ports of the bridge nor wanted, for
-// instance one an admin released by hand.
+// prune forgets NICs that harvnet no longer has to give anything back to:
+// not a port, not wanted, and holding their addresses again (or gone).
 func (r *uplinkRecord) prune(host *hoststate.State, d desired.State) {
 	ports := map[string]bool{}
 	for _, p := range host.Ports(d.Bridge) {
 		ports[p.Name] = true
 	}
 	changed := false
-	for n := range r.set {
-		if !ports[n] && n != d.Uplink {
-			delete(r.set, n)
-			changed = true
+	for n, c := range r.uplinks {
+		if ports[n] || n == d.Uplink {
+			continue
 		}
+		if l, ok := host.Link(n); ok && !holdsAll(l, c.Addrs) {
+			continue
+		}
+		delete(r.uplinks, n)
+		changed = true
 	}
 	if changed {
-		_ = r.save() // best effort: the record is a hint, rebuilt as NICs are enslaved
+		_ = r.save() // best effort: the record is rebuilt as NICs are enslaved
 	}
+}
+
+func holdsAll(l hoststate.Link, addrs []hoststate.Addr) bool {
+	for _, a := range addrs {
+		if !l.HasAddr(a.Prefix) {
+			return false
+		}
+	}
+	return true
 }
 
 // save writes the record atomically: a crash leaves the old or the new file.
@@ -100,7 +123,10 @@ func (r *uplinkRecord) save() error {
 	if r.path == "" {
 		return nil
 	}
-	b, _ := json.Marshal(uplinkFile{Enslaved: r.names()})
+	b, err := json.Marshal(uplinkFile{Uplinks: r.uplinks})
+	if err != nil {
+		return err
+	}
 	tmp := r.path + ".tmp"
 	if err := os.WriteFile(tmp, b, 0o600); err != nil {
 		return fmt.Errorf("state file: %w", err)
