@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vishvananda/netlink"
@@ -22,7 +23,13 @@ type Monitor struct {
 
 	mu    sync.Mutex
 	links map[int]linkInfo // index -> what the last link event said
+
+	seen, ignored atomic.Uint64
 }
+
+// Stats returns how many events the monitor has read and how many of them
+// concerned interfaces it does not watch.
+func (m *Monitor) Stats() (seen, ignored uint64) { return m.seen.Load(), m.ignored.Load() }
 
 type linkInfo struct{ name, kind string }
 
@@ -125,18 +132,25 @@ func (m *Monitor) onLink(u netlink.LinkUpdate) {
 	}
 	m.mu.Unlock()
 	// A rename or a deletion matters if the old name did.
-	if m.filter(info.name, info.kind) || (known && m.filter(old.name, old.kind)) {
-		m.signal()
-	}
+	m.count(m.filter(info.name, info.kind) || (known && m.filter(old.name, old.kind)))
 }
 
 func (m *Monitor) onIndex(index int) {
 	m.mu.Lock()
 	info, known := m.links[index]
 	m.mu.Unlock()
-	if !known || m.filter(info.name, info.kind) {
+	m.count(!known || m.filter(info.name, info.kind))
+}
+
+// count signals a relevant event before counting it, so a reader that sees
+// the count also sees the signal.
+func (m *Monitor) count(relevant bool) {
+	if relevant {
 		m.signal()
+	} else {
+		m.ignored.Add(1)
 	}
+	m.seen.Add(1)
 }
 
 func (m *Monitor) signal() {

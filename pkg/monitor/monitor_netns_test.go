@@ -1,0 +1,72 @@
+package monitor_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netns"
+
+	nt "github.com/harvnet/harvnet/pkg/internal/netnstest"
+	"github.com/harvnet/harvnet/pkg/monitor"
+)
+
+const deadline = 10 * time.Second
+
+func startMonitor(t *testing.T, n *nt.NS, filter monitor.Filter) *monitor.Monitor {
+	t.Helper()
+	m := monitor.New(netns.NsHandle(n.Fd()), filter)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { m.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	// The first signal says the subscriptions are in place.
+	select {
+	case <-m.Changes():
+	case <-time.After(deadline):
+		t.Fatal("monitor never subscribed")
+	}
+	return m
+}
+
+func onlyBridge(name, kind string) bool { return name == "br0" }
+
+func TestMonitorSignalsChangesToWatchedLinks(t *testing.T) {
+	n := nt.NewNS(t)
+	m := startMonitor(t, n, onlyBridge)
+	for _, change := range [][]string{
+		{"link", "add", "br0", "type", "bridge"},
+		{"link", "set", "br0", "up"},
+		{"addr", "add", "10.5.0.1/24", "dev", "br0"},
+		{"route", "add", "10.6.0.0/24", "via", "10.5.0.2", "dev", "br0"},
+		{"link", "del", "br0"},
+	} {
+		n.IP(t, change...)
+		select {
+		case <-m.Changes():
+		case <-time.After(deadline):
+			t.Fatalf("no signal after ip %v", change)
+		}
+	}
+}
+
+func TestMonitorIgnoresVMChurn(t *testing.T) {
+	n := nt.NewNS(t)
+	m := startMonitor(t, n, onlyBridge)
+	const vms = 20
+	for i := 0; i < vms; i++ {
+		n.IP(t, "link", "add", fmt.Sprintf("vm%d", i), "type", "veth", "peer", "name", fmt.Sprintf("vm%dp", i))
+	}
+	// Each veth pair is at least two link events.
+	nt.Eventually(t, deadline, "monitor did not read the VM events", func() bool {
+		_, ignored := m.Stats()
+		return ignored >= 2*vms
+	})
+	select {
+	case <-m.Changes():
+		seen, ignored := m.Stats()
+		t.Fatalf("VM veth churn caused a reconcile signal (seen %d, ignored %d)", seen, ignored)
+	default:
+	}
+}
