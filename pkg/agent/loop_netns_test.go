@@ -4,7 +4,6 @@ import (
 	"context"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,11 +24,11 @@ const deadline = 10 * time.Second
 type running struct {
 	node *nt.Node
 	loop *agent.Loop
-	mu   sync.Mutex
-	last reconcile.Result
+	// repaired receives every pass that applied something and converged.
+	repaired chan time.Time
 }
 
-func start(t *testing.T, resync time.Duration) *running {
+func start(t testing.TB, resync time.Duration) *running {
 	t.Helper()
 	node := nt.NewNode(t)
 	node.AddManagementNIC(t, "eth0")
@@ -38,12 +37,19 @@ func start(t *testing.T, resync time.Duration) *running {
 		t.Fatal(err)
 	}
 	t.Cleanup(host.Close)
-	r := &running{node: node}
+	r := &running{node: node, repaired: make(chan time.Time, 100)}
 	r.loop, err = agent.New(host, agent.Config{
 		Options:  desired.Options{BridgeName: br, UplinkTypes: []string{"device", "bond", "veth"}},
 		StateDir: t.TempDir(),
 		Resync:   resync,
-		OnResult: func(res reconcile.Result) { r.mu.Lock(); r.last = res; r.mu.Unlock() },
+		OnResult: func(res reconcile.Result) {
+			if len(res.Applied) > 0 && !res.Failed() {
+				select {
+				case r.repaired <- time.Now():
+				default:
+				}
+			}
+		},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -59,7 +65,7 @@ func start(t *testing.T, resync time.Duration) *running {
 
 // converged reports whether the node has the bridge up with eth0 enslaved
 // and the node's addresses and default route on the bridge.
-func (r *running) converged(t *testing.T) bool {
+func (r *running) converged(t testing.TB) bool {
 	b, ok := r.node.Link(t, br)
 	nic, ok2 := r.node.Link(t, "eth0")
 	if !ok || !ok2 || !b.Up() || nic.Master != br {
@@ -78,7 +84,7 @@ func (r *running) converged(t *testing.T) bool {
 	return false
 }
 
-func (r *running) waitConverged(t *testing.T, what string) {
+func (r *running) waitConverged(t testing.TB, what string) {
 	t.Helper()
 	nt.Eventually(t, deadline, what+": node did not converge", func() bool { return r.converged(t) })
 }

@@ -23,7 +23,7 @@ type fixture struct {
 	rec  *reconcile.Reconciler
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	node := nt.NewNode(t)
 	host, err := hostnet.New(node.Path())
