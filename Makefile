@@ -1,0 +1,41 @@
+# harvnet: see README.md. Tests and the demo need root (network namespaces).
+SHELL := /bin/bash
+export PATH := $(CURDIR)/bin:/usr/local/go/bin:$(PATH)
+GO ?= go
+
+.PHONY: all build tools generate verify-generated vet test test-unit bench demo clean
+
+all: build
+
+build:
+	$(GO) build -o bin/ ./cmd/...
+
+tools:
+	scripts/install-tools.sh
+
+generate:
+	scripts/generate.sh
+
+verify-generated:
+	scripts/verify-generated.sh
+
+vet:
+	$(GO) vet ./...
+
+# Everything: unit tests, netns tests against the real kernel, and the
+# control-plane e2e. Installs what a fresh machine lacks first.
+test: tools vet verify-generated
+	$(GO) test -count=1 -timeout 30m ./...
+
+# Pure logic only: no root, no kernel, no API server.
+test-unit:
+	$(GO) test -count=1 ./pkg/desired/... ./pkg/plan/... ./pkg/status/...
+
+bench: tools
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./pkg/...
+
+demo: tools build
+	scripts/demo.sh
+
+clean:
+	rm -rf bin
