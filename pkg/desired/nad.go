@@ -12,10 +12,16 @@ const (
 	MaxVLAN = 4094
 )
 
+// pluginConf says which plugin a config is for, and holds the plugins of a
+// conflist, which Multus accepts as a NAD's config too.
+type pluginConf struct {
+	Type    string            `json:"type"`
+	Bridge  string            `json:"bridge"`
+	Plugins []json.RawMessage `json:"plugins"`
+}
+
 // bridgeNetConf is the part of the CNI bridge plugin's config that matters here.
 type bridgeNetConf struct {
-	Type      string      `json:"type"`
-	Bridge    string      `json:"bridge"`
 	VLAN      int         `json:"vlan"`
 	VLANTrunk []trunkItem `json:"vlanTrunk"`
 }
@@ -30,28 +36,29 @@ type trunkItem struct {
 // bridge. A config for another plugin or bridge asks for nothing; a config
 // that is malformed or out of range is an error and must be skipped whole.
 func VLANsFromNADConfig(config, bridge string) ([]int, error) {
-	var c bridgeNetConf
-	if err := json.Unmarshal([]byte(config), &c); err != nil {
+	var p pluginConf
+	if err := json.Unmarshal([]byte(config), &p); err != nil {
 		return nil, fmt.Errorf("CNI config is not valid JSON: %v", err)
 	}
-	if c.Type != "bridge" || c.Bridge != bridge {
-		return nil, nil
-	}
 	set := map[int]bool{}
-	if c.VLAN != 0 {
-		if err := checkVID("vlan", c.VLAN); err != nil {
+	if p.Type == "bridge" && p.Bridge == bridge {
+		if err := addVLANs(set, []byte(config)); err != nil {
 			return nil, err
 		}
-		set[c.VLAN] = true
 	}
-	for i, t := range c.VLANTrunk {
-		lo, hi, err := t.bounds(i)
-		if err != nil {
-			return nil, err
+	for i, raw := range p.Plugins {
+		var pp pluginConf
+		if err := json.Unmarshal(raw, &pp); err != nil {
+			return nil, fmt.Errorf("plugins[%d]: %v", i, err)
 		}
-		for v := lo; v <= hi; v++ {
-			set[v] = true
+		if pp.Type == "bridge" && pp.Bridge == bridge {
+			if err := addVLANs(set, raw); err != nil {
+				return nil, fmt.Errorf("plugins[%d]: %w", i, err)
+			}
 		}
+	}
+	if len(set) == 0 {
+		return nil, nil
 	}
 	out := make([]int, 0, len(set))
 	for v := range set {
@@ -59,6 +66,30 @@ func VLANsFromNADConfig(config, bridge string) ([]int, error) {
 	}
 	sort.Ints(out)
 	return out, nil
+}
+
+// addVLANs adds the VLAN IDs of one bridge plugin config to set.
+func addVLANs(set map[int]bool, config []byte) error {
+	var c bridgeNetConf
+	if err := json.Unmarshal(config, &c); err != nil {
+		return fmt.Errorf("CNI config is not valid JSON for the bridge plugin: %v", err)
+	}
+	if c.VLAN != 0 {
+		if err := checkVID("vlan", c.VLAN); err != nil {
+			return err
+		}
+		set[c.VLAN] = true
+	}
+	for i, t := range c.VLANTrunk {
+		lo, hi, err := t.bounds(i)
+		if err != nil {
+			return err
+		}
+		for v := lo; v <= hi; v++ {
+			set[v] = true
+		}
+	}
+	return nil
 }
 
 func (t trunkItem) bounds(i int) (int, int, error) {

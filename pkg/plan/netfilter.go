@@ -64,10 +64,10 @@ func forwardStep(in Input, keep bool) Step {
 	s := Step{Phase: PhaseForward}
 	f, br := in.Host.Forward, in.Desired.Bridge
 	if why := in.Missing[CapIPTables]; why != "" || !f.Known {
-		if keep {
+		if keep && why != "" {
 			s.Skipped = "the iptables FORWARD chain cannot be checked: " + why
 		}
-		return s
+		return s // not read yet: the next netfilter refresh decides
 	}
 	has := contains(f.AcceptIn, br) && contains(f.AcceptOut, br)
 	had := contains(f.AcceptIn, br) || contains(f.AcceptOut, br)

@@ -1,6 +1,8 @@
 package plan
 
 import (
+	"slices"
+
 	"github.com/harvnet/harvnet/pkg/desired"
 	"github.com/harvnet/harvnet/pkg/hoststate"
 )
@@ -78,14 +80,17 @@ func Compute(in Input) Plan {
 	if in.Desired.Teardown {
 		return teardown(in)
 	}
-	return Plan{
-		bridgeStep(in),
-		uplinkStep(in),
-		vlanStep(in),
-		dhcpStep(in),
-		bridgeNFStep(in),
-		forwardStep(in, true),
+	br := bridgeStep(in)
+	p := Plan{br, uplinkStep(in), vlanStep(in), dhcpStep(in), bridgeNFStep(in), forwardStep(in, true)}
+	if br.Skipped != "" {
+		// Nothing may be moved onto a link that is not our bridge.
+		for i := range p {
+			if slices.Contains(p[i].Requires, PhaseBridge) || p[i].Phase == PhaseDHCP {
+				p[i] = Step{Phase: p[i].Phase, Requires: p[i].Requires, Skipped: "the bridge cannot be set up: " + br.Skipped}
+			}
+		}
 	}
+	return p
 }
 
 func teardown(in Input) Plan {

@@ -86,9 +86,16 @@ func enslave(in Input, nic hoststate.Link) []Action {
 // the NIC up, in the same order as enslave.
 func release(in Input, nic hoststate.Link) []Action {
 	br, _ := bridge(in)
-	return moveAddrsAndRoutes(in, br, nic, nic.Name, func() []Action {
+	isPort := nic.MasterIndex != 0 && nic.MasterIndex == br.Index
+	from := br
+	if !isPort {
+		// The NIC lost its bridge under harvnet: it gets back only what
+		// harvnet carried for it, not what the bridge holds for others.
+		from = hoststate.Link{Name: br.Name}
+	}
+	return moveAddrsAndRoutes(in, from, nic, nic.Name, func() []Action {
 		var mid []Action
-		if nic.MasterIndex != 0 && nic.MasterIndex == br.Index {
+		if isPort {
 			mid = append(mid, Action{Op: SetNoMaster, Link: nic.Name})
 		}
 		if !nic.AdminUp {

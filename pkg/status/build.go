@@ -69,7 +69,7 @@ func Inventory(h *hoststate.State, opts desired.Options) []v1alpha1.NIC {
 		if m, ok := h.LinkByIndex(l.MasterIndex); ok {
 			n.Master = m.Name
 		}
-		n.UsedByManagement = hasMgmt && (mgmt.Index == l.Index || (mgmt.Index == l.MasterIndex && l.MasterIndex != 0))
+		n.UsedByManagement = hasMgmt && (mgmt.Index == l.Index || under(h, l, mgmt.Index))
 		_, n.UnusableReason = desired.Unusable(l, h, opts.BridgeName, opts)
 		n.Usable = n.UnusableReason == ""
 		out = append(out, n)

@@ -78,6 +78,9 @@ func RouteString(r hoststate.Route, dev string) string {
 		parts = append(parts, "via", r.Gw.String())
 	}
 	parts = append(parts, "dev", dev)
+	if r.Table != 0 && r.Table != 254 {
+		parts = append(parts, "table", fmt.Sprint(r.Table))
+	}
 	if r.Protocol != 0 && r.Protocol != 3 {
 		parts = append(parts, "proto", nameOr(protoNames, r.Protocol))
 	}
@@ -89,9 +92,6 @@ func RouteString(r hoststate.Route, dev string) string {
 	}
 	if r.Priority != 0 {
 		parts = append(parts, "metric", fmt.Sprint(r.Priority))
-	}
-	if r.Table != 0 && r.Table != 254 {
-		parts = append(parts, "table", fmt.Sprint(r.Table))
 	}
 	return strings.Join(parts, " ")
 }
@@ -128,4 +128,19 @@ func Management(h *hoststate.State) (hoststate.Link, bool) {
 		}
 	}
 	return hoststate.Link{}, false
+}
+
+// under reports whether l is below the link with index top in a chain of
+// masters, e.g. ens3 -> mgmt-bo -> mgmt-br.
+func under(h *hoststate.State, l hoststate.Link, top int) bool {
+	for hops := 0; hops < 8 && l.MasterIndex != 0; hops++ {
+		if l.MasterIndex == top {
+			return true
+		}
+		var ok bool
+		if l, ok = h.LinkByIndex(l.MasterIndex); !ok {
+			return false
+		}
+	}
+	return false
 }

@@ -1,0 +1,142 @@
+package plan
+
+import (
+	"testing"
+
+	"github.com/harvnet/harvnet/pkg/desired"
+	"github.com/harvnet/harvnet/pkg/hoststate"
+)
+
+// deletedBridgeHost is a node whose bridge was deleted under harvnet: eth0
+// is no port any more and its addresses and routes went with the bridge.
+func deletedBridgeHost() *hoststate.State {
+	h := freshHost()
+	h.Links[1].Addrs = []hoststate.Addr{addrLL}
+	h.Routes = nil
+	return h
+}
+
+func carriedEth0() map[string]Carried {
+	return map[string]Carried{"eth0": {
+		Addrs: []hoststate.Addr{addr4, addr6},
+		// recorded in the order they were added, with the bridge's index
+		Routes: []hoststate.Route{rDef4(3), rStatic(3), rDef6(3)},
+	}}
+}
+
+func TestCarriedRebuildsDeletedBridge(t *testing.T) {
+	p := Compute(Input{
+		Desired:  want(desired.State{Uplink: "eth0"}),
+		Host:     deletedBridgeHost(),
+		Enslaved: []string{"eth0"},
+		Carried:  carriedEth0(),
+	})
+	assertActions(t, "Bridge", step(t, p, PhaseBridge).Actions, []Action{
+		{Op: CreateBridge, Link: "br0"},
+		{Op: SetVLANFiltering, Link: "br0"},
+		{Op: SetUp, Link: "br0"},
+	})
+	assertActions(t, "Uplink", step(t, p, PhaseUplink).Actions, []Action{
+		{Op: SetMAC, Link: "br0", MAC: mac0},
+		{Op: SetMTU, Link: "br0", MTU: 1500},
+		{Op: AddAddr, Link: "br0", Addr: addr4, Owner: "eth0"},
+		{Op: AddAddr, Link: "br0", Addr: addr6, Owner: "eth0"},
+		{Op: AddRoute, Link: "br0", Route: rStatic(3), Owner: "eth0"},
+		{Op: AddRoute, Link: "br0", Route: rDef4(3), Owner: "eth0"},
+		{Op: AddRoute, Link: "br0", Route: rDef6(3), Owner: "eth0"},
+		{Op: SetMaster, Link: "eth0", Master: "br0"},
+	})
+}
+
+func TestCarriedSteadyState(t *testing.T) {
+	p := Compute(Input{
+		Desired:  want(desired.State{Uplink: "eth0", VLANs: []int{10, 20}}),
+		Host:     steadyHost(),
+		Enslaved: []string{"eth0"},
+		Carried:  carriedEth0(),
+	})
+	if !p.Empty() {
+		t.Errorf("steady state with a carried record is not empty: %+v", p)
+	}
+}
+
+// Carried and observed configuration are merged without duplicates.
+func TestCarriedMergesWithObserved(t *testing.T) {
+	h := freshHost()
+	h.Links[1].Addrs = []hoststate.Addr{addr4, addrLL} // lost its IPv6 address
+	h.Routes = []hoststate.Route{rKernel(2), rDef4(2)}
+	p := Compute(Input{Desired: want(desired.State{Uplink: "eth0"}), Host: h, Carried: carriedEth0()})
+	assertActions(t, "Uplink", step(t, p, PhaseUplink).Actions, []Action{
+		{Op: SetMAC, Link: "br0", MAC: mac0},
+		{Op: SetMTU, Link: "br0", MTU: 1500},
+		{Op: AddAddr, Link: "br0", Addr: addr4, Owner: "eth0"},
+		{Op: AddAddr, Link: "br0", Addr: addr6, Owner: "eth0"},
+		{Op: AddRoute, Link: "br0", Route: rStatic(3), Owner: "eth0"},
+		{Op: AddRoute, Link: "br0", Route: rDef4(2), Owner: "eth0"},
+		{Op: AddRoute, Link: "br0", Route: rDef6(3), Owner: "eth0"},
+		{Op: SetMaster, Link: "eth0", Master: "br0"},
+		{Op: DelRoute, Link: "eth0", Route: rDef4(2)},
+		{Op: DelAddr, Link: "eth0", Addr: addr4},
+	})
+}
+
+func TestCarriedTeardownAfterBridgeDeleted(t *testing.T) {
+	p := Compute(Input{
+		Desired:  want(desired.State{Teardown: true}),
+		Host:     deletedBridgeHost(),
+		Enslaved: []string{"eth0"},
+		Carried:  carriedEth0(),
+	})
+	assertActions(t, "Uplink", step(t, p, PhaseUplink).Actions, []Action{
+		{Op: AddAddr, Link: "eth0", Addr: addr4, Owner: "eth0"},
+		{Op: AddAddr, Link: "eth0", Addr: addr6, Owner: "eth0"},
+		{Op: AddRoute, Link: "eth0", Route: rStatic(3), Owner: "eth0"},
+		{Op: AddRoute, Link: "eth0", Route: rDef4(3), Owner: "eth0"},
+		{Op: AddRoute, Link: "eth0", Route: rDef6(3), Owner: "eth0"},
+	})
+	assertActions(t, "Bridge", step(t, p, PhaseBridge).Actions, nil)
+}
+
+func TestCarriedSwitchAfterBridgeDeleted(t *testing.T) {
+	p := Compute(Input{
+		Desired:  want(desired.State{Uplink: "eth1"}),
+		Host:     deletedBridgeHost(),
+		Enslaved: []string{"eth0"},
+		Carried:  carriedEth0(),
+	})
+	assertActions(t, "Uplink", step(t, p, PhaseUplink).Actions, []Action{
+		{Op: AddAddr, Link: "eth0", Addr: addr4, Owner: "eth0"},
+		{Op: AddAddr, Link: "eth0", Addr: addr6, Owner: "eth0"},
+		{Op: AddRoute, Link: "eth0", Route: rStatic(3), Owner: "eth0"},
+		{Op: AddRoute, Link: "eth0", Route: rDef4(3), Owner: "eth0"},
+		{Op: AddRoute, Link: "eth0", Route: rDef6(3), Owner: "eth0"},
+		{Op: SetMAC, Link: "br0", MAC: mac1},
+		{Op: SetMTU, Link: "br0", MTU: 9000},
+		{Op: SetMaster, Link: "eth1", Master: "br0"},
+	})
+}
+
+func TestCarriedNothingToGiveBack(t *testing.T) {
+	// eth0 is recorded but carries nothing and is not a port: left alone.
+	h := freshHost()
+	h.Links[1].Addrs = nil
+	h.Routes = nil
+	p := Compute(Input{
+		Desired:  want(desired.State{Teardown: true}),
+		Host:     h,
+		Enslaved: []string{"eth0"},
+		Carried:  map[string]Carried{"eth0": {}},
+	})
+	if !p.Empty() {
+		t.Errorf("plan = %+v, want empty", p)
+	}
+	// A carried NIC that no longer exists is skipped.
+	p = Compute(Input{
+		Desired: want(desired.State{Teardown: true}),
+		Host:    h,
+		Carried: map[string]Carried{"eth7": {Addrs: []hoststate.Addr{addr4}}},
+	})
+	if !p.Empty() {
+		t.Errorf("plan for a vanished NIC = %+v, want empty", p)
+	}
+}
