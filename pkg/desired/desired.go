@@ -28,6 +28,8 @@ type Input struct {
 	Deleted bool
 	// VLANs are the VLAN IDs the bridge NADs ask for, in any order.
 	VLANs []int
+	// Generation is the Node object's generation, echoed into status.
+	Generation int64
 }
 
 // State is the host network the agent should build.

@@ -45,6 +45,7 @@ func New(host Host, opts desired.Options, stateDir string) (*Reconciler, error) 
 
 // Result is what one pass found and did.
 type Result struct {
+	Input   desired.Input
 	Desired desired.State
 	Host    *hoststate.State // as observed at the end of the pass
 	Invalid *desired.InvalidError
@@ -69,7 +70,7 @@ func (r *Reconciler) Reconcile(in desired.Input, refreshNetfilter bool) Result {
 	if refreshNetfilter {
 		r.nfMissed = r.host.RefreshNetfilter()
 	}
-	var res Result
+	res := Result{Input: in}
 	failed := map[plan.Phase]error{}
 	for round := 0; round < maxRounds; round++ {
 		host, err := r.host.Observe()

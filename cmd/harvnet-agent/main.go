@@ -1,0 +1,76 @@
+// harvnet-agent makes this node's host network match its Node object.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/harvnet/harvnet/pkg/agent"
+	"github.com/harvnet/harvnet/pkg/controller/nodeagent"
+	"github.com/harvnet/harvnet/pkg/daemon"
+	"github.com/harvnet/harvnet/pkg/desired"
+	"github.com/harvnet/harvnet/pkg/hostnet"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "harvnet-agent:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	fs := flag.NewFlagSet("harvnet-agent", flag.ContinueOnError)
+	kubeconfig := fs.String("kubeconfig", "", "kubeconfig file; empty for the in-cluster config")
+	nodeName := fs.String("node-name", os.Getenv("NODE_NAME"), "this node's name (default: $NODE_NAME)")
+	bridge := fs.String("bridge-name", desired.DefaultBridge, "the VLAN bridge to manage")
+	uplinkTypes := fs.String("uplink-types", strings.Join(desired.DefaultUplinkTypes, ","), "link types offered as NICs (device is a physical NIC)")
+	stateDir := fs.String("state-dir", "/var/lib/harvnet", "where the agent keeps what it moved off the uplink")
+	metricsAddr := fs.String("metrics-addr", ":9101", "address for /metrics; empty or 0 turns it off")
+	healthAddr := fs.String("health-addr", ":9102", "address for /healthz; empty or 0 turns it off")
+	resync := fs.Duration("resync", 5*time.Second, "how often sysctl, iptables and ebtables are re-checked (they have no events)")
+	if err := fs.Parse(os.Args[1:]); err != nil {
+		return err
+	}
+	opts := desired.Options{BridgeName: *bridge, UplinkTypes: splitList(*uplinkTypes)}
+	if err := opts.Validate(); err != nil {
+		return err
+	}
+	if *resync <= 0 {
+		return fmt.Errorf("--resync must be positive, got %v", *resync)
+	}
+	restCfg, err := daemon.RestConfig(*kubeconfig, "harvnet-agent/"+*nodeName)
+	if err != nil {
+		return fmt.Errorf("kubeconfig: %w", err)
+	}
+	host, err := hostnet.New("")
+	if err != nil {
+		return err
+	}
+	defer host.Close()
+
+	ctx, cancel := daemon.SignalContext()
+	defer cancel()
+	if err := daemon.Endpoints(ctx, *healthAddr, *metricsAddr, func() error { return nil }); err != nil {
+		return err
+	}
+	slog.Info("harvnet-agent starting", "node", *nodeName, "bridge", opts.BridgeName, "uplinkTypes", opts.UplinkTypes)
+	return nodeagent.Run(ctx, restCfg, host, nodeagent.Config{
+		NodeName: *nodeName,
+		Loop:     agent.Config{Options: opts, StateDir: *stateDir, Resync: *resync},
+	})
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

@@ -1,0 +1,69 @@
+// harvnet-controller creates and deletes harvnet Node objects alongside the
+// cluster's core Nodes. Run two replicas: a Lease elects the active one.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/rancher/wrangler/v3/pkg/generated/controllers/core"
+	"github.com/rancher/wrangler/v3/pkg/leader"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/harvnet/harvnet/pkg/controller/cluster"
+	"github.com/harvnet/harvnet/pkg/daemon"
+	netctl "github.com/harvnet/harvnet/pkg/generated/controllers/network.harvesterhci.io"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "harvnet-controller:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	fs := flag.NewFlagSet("harvnet-controller", flag.ContinueOnError)
+	kubeconfig := fs.String("kubeconfig", "", "kubeconfig file; empty for the in-cluster config")
+	namespace := fs.String("namespace", "harvester-system", "namespace of the leader-election Lease")
+	healthAddr := fs.String("health-addr", ":9103", "address for /healthz; empty or 0 turns it off")
+	if err := fs.Parse(os.Args[1:]); err != nil {
+		return err
+	}
+	restCfg, err := daemon.RestConfig(*kubeconfig, "harvnet-controller")
+	if err != nil {
+		return fmt.Errorf("kubeconfig: %w", err)
+	}
+	kube, err := kubernetes.NewForConfig(restCfg)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := daemon.SignalContext()
+	defer cancel()
+	if err := daemon.Endpoints(ctx, *healthAddr, "", func() error { return nil }); err != nil {
+		return err
+	}
+	slog.Info("harvnet-controller starting; waiting for leadership", "namespace", *namespace)
+	leader.RunOrDie(ctx, *namespace, "harvnet-controller", kube, func(ctx context.Context) {
+		coreF := core.NewFactoryFromConfigOrDie(restCfg)
+		netF := netctl.NewFactoryFromConfigOrDie(restCfg)
+		v := netF.Network().V1alpha1()
+		cluster.Register(ctx, coreF.Core().V1().Node(), v.Node(), v.ClusterNetwork())
+		if err := coreF.Start(ctx, 2); err != nil {
+			slog.Error("starting core controllers", "err", err)
+			cancel()
+			return
+		}
+		if err := netF.Start(ctx, 2); err != nil {
+			slog.Error("starting harvnet controllers", "err", err)
+			cancel()
+			return
+		}
+		slog.Info("harvnet-controller is the leader")
+	})
+	<-ctx.Done()
+	return nil
+}

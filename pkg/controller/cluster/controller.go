@@ -1,0 +1,131 @@
+package cluster
+
+import (
+	"context"
+	"slices"
+
+	corectl "github.com/rancher/wrangler/v3/pkg/generated/controllers/core/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/harvnet/harvnet/pkg/apis/network.harvesterhci.io/v1alpha1"
+	"github.com/harvnet/harvnet/pkg/controller/nodeagent"
+	netctl "github.com/harvnet/harvnet/pkg/generated/controllers/network.harvesterhci.io/v1alpha1"
+)
+
+// Controller keeps harvnet Node objects alongside core Nodes.
+type Controller struct {
+	coreNodes corectl.NodeController
+	nodes     netctl.NodeController
+	networks  netctl.ClusterNetworkController
+}
+
+// Register wires the handlers; the factories' Start runs them.
+func Register(ctx context.Context, coreNodes corectl.NodeController, nodes netctl.NodeController, networks netctl.ClusterNetworkController) {
+	c := &Controller{coreNodes: coreNodes, nodes: nodes, networks: networks}
+	coreNodes.OnChange(ctx, "harvnet-node", c.onCoreNode)
+	nodes.OnChange(ctx, "harvnet-node-owner", c.onNode)
+	networks.OnChange(ctx, "harvnet-clusternetwork", c.onClusterNetwork)
+}
+
+// vlan returns the ClusterNetwork "vlan", nil when absent.
+func (c *Controller) vlan() *v1alpha1.ClusterNetwork {
+	cn, err := c.networks.Cache().Get(v1alpha1.ClusterNetworkVLAN)
+	if err != nil {
+		return nil
+	}
+	return cn
+}
+
+// onClusterNetwork re-checks every core Node and every Node object when
+// the network is switched on or off.
+func (c *Controller) onClusterNetwork(name string, cn *v1alpha1.ClusterNetwork) (*v1alpha1.ClusterNetwork, error) {
+	if name != v1alpha1.ClusterNetworkVLAN {
+		return cn, nil
+	}
+	cores, err := c.coreNodes.Cache().List(labels.Everything())
+	if err != nil {
+		return cn, err
+	}
+	for _, n := range cores {
+		c.coreNodes.Enqueue(n.Name)
+	}
+	objs, err := c.nodes.Cache().List(labels.Everything())
+	if err != nil {
+		return cn, err
+	}
+	for _, n := range objs {
+		c.nodes.Enqueue(n.Name)
+	}
+	return cn, nil
+}
+
+func (c *Controller) onCoreNode(name string, core *corev1.Node) (*corev1.Node, error) {
+	if core == nil || core.DeletionTimestamp != nil {
+		return core, c.remove(name, true)
+	}
+	cn := c.vlan()
+	if cn == nil || !cn.Spec.Enable {
+		return core, nil // onNode deletes existing objects
+	}
+	if _, err := c.nodes.Cache().Get(name); err == nil || !apierrors.IsNotFound(err) {
+		return core, err // exists: its spec is the user's now
+	}
+	obj := &v1alpha1.Node{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: name,
+			OwnerReferences: []metav1.OwnerReference{{
+				APIVersion: "v1", Kind: "Node", Name: core.Name, UID: core.UID,
+			}},
+		},
+		Spec: v1alpha1.NodeSpec{Network: v1alpha1.NetworkSpec{Type: v1alpha1.NetworkTypeVLAN, NIC: cn.Spec.DefaultPhysicalNIC}},
+	}
+	if _, err := c.nodes.Create(obj); err != nil && !apierrors.IsAlreadyExists(err) {
+		return core, err
+	}
+	return core, nil
+}
+
+// onNode deletes objects whose core Node is gone or whose network is off.
+func (c *Controller) onNode(name string, n *v1alpha1.Node) (*v1alpha1.Node, error) {
+	if n == nil {
+		return nil, nil
+	}
+	_, err := c.coreNodes.Cache().Get(name)
+	coreGone := apierrors.IsNotFound(err)
+	if err != nil && !coreGone {
+		return n, err
+	}
+	if cn := c.vlan(); coreGone || cn == nil || !cn.Spec.Enable {
+		return n, c.remove(name, coreGone)
+	}
+	return n, nil
+}
+
+// remove deletes a Node object. Without a core Node there is no agent to
+// tear down and remove its finalizer, so the controller removes it.
+func (c *Controller) remove(name string, coreGone bool) error {
+	n, err := c.nodes.Cache().Get(name)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if coreGone && slices.Contains(n.Finalizers, nodeagent.Finalizer) {
+		cp := n.DeepCopy()
+		cp.Finalizers = slices.DeleteFunc(cp.Finalizers, func(f string) bool { return f == nodeagent.Finalizer })
+		if _, err := c.nodes.Update(cp); err != nil && !apierrors.IsNotFound(err) {
+			return err
+		}
+	}
+	if n.DeletionTimestamp != nil {
+		return nil
+	}
+	if err := c.nodes.Delete(name, &metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		return err
+	}
+	return nil
+}

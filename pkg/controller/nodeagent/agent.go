@@ -1,0 +1,146 @@
+package nodeagent
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/rancher/lasso/pkg/cache"
+	"github.com/rancher/lasso/pkg/client"
+	"github.com/rancher/lasso/pkg/controller"
+	"github.com/rancher/wrangler/v3/pkg/schemes"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/record"
+
+	"github.com/harvnet/harvnet/pkg/agent"
+	cniv1 "github.com/harvnet/harvnet/pkg/apis/k8s.cni.cncf.io/v1"
+	"github.com/harvnet/harvnet/pkg/apis/network.harvesterhci.io/v1alpha1"
+	cnictl "github.com/harvnet/harvnet/pkg/generated/controllers/k8s.cni.cncf.io"
+	netctl "github.com/harvnet/harvnet/pkg/generated/controllers/network.harvesterhci.io"
+	nodectl "github.com/harvnet/harvnet/pkg/generated/controllers/network.harvesterhci.io/v1alpha1"
+	"github.com/harvnet/harvnet/pkg/hostnet"
+)
+
+// Config is what the daemon's flags set.
+type Config struct {
+	NodeName string
+	Loop     agent.Config
+}
+
+// Agent is a running node agent.
+type Agent struct {
+	cfg    Config
+	loop   *agent.Loop
+	writer *writer
+}
+
+// StatusWrites is how many status writes the agent has made.
+func (a *Agent) StatusWrites() uint64 { return a.writer.writes.Load() }
+
+// Run starts the agent and blocks until ctx ends.
+func Run(ctx context.Context, restCfg *rest.Config, host *hostnet.Host, cfg Config) error {
+	a, start, err := setup(ctx, restCfg, host, cfg)
+	if err != nil {
+		return err
+	}
+	if err := start(); err != nil {
+		return err
+	}
+	a.loop.Run(ctx)
+	return nil
+}
+
+func setup(ctx context.Context, restCfg *rest.Config, host *hostnet.Host, cfg Config) (*Agent, func() error, error) {
+	if cfg.NodeName == "" {
+		return nil, nil, fmt.Errorf("the node name is empty: set --node-name or NODE_NAME")
+	}
+	kube, err := kubernetes.NewForConfig(restCfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	scf, err := ownNodeOnly(restCfg, cfg.NodeName)
+	if err != nil {
+		return nil, nil, err
+	}
+	nodes := netctl.NewFactoryFromConfigWithOptionsOrDie(restCfg, &netctl.FactoryOptions{SharedControllerFactory: scf}).Network().V1alpha1().Node()
+	nads := cnictl.NewFactoryFromConfigWithOptionsOrDie(restCfg, &cnictl.FactoryOptions{SharedControllerFactory: scf}).K8s().V1().NetworkAttachmentDefinition()
+	recorder := eventRecorder(ctx, kube, cfg.NodeName)
+
+	a := &Agent{cfg: cfg}
+	a.writer = newWriter(cfg.NodeName, cfg.Loop.Options, nodes, recorder)
+	loopCfg := cfg.Loop
+	loopCfg.OnResult = a.writer.push
+	if a.loop, err = agent.New(host, loopCfg); err != nil {
+		return nil, nil, err
+	}
+	in := &inputs{set: a.loop.SetInput}
+	vl := &nadVLANs{cache: nads.Cache(), bridge: cfg.Loop.Options.BridgeName, recorder: recorder, warned: map[types.UID]string{}}
+
+	nodes.OnChange(ctx, "harvnet-agent", func(_ string, n *v1alpha1.Node) (*v1alpha1.Node, error) {
+		return onNode(nodes, in, cfg.NodeName, n)
+	})
+	nads.OnChange(ctx, "harvnet-agent", func(_ string, nad *cniv1.NetworkAttachmentDefinition) (*cniv1.NetworkAttachmentDefinition, error) {
+		v, err := vl.compute()
+		if err == nil {
+			in.vlans(v)
+		}
+		return nad, err
+	})
+	start := func() error {
+		go a.writer.run(ctx)
+		return scf.Start(ctx, 1)
+	}
+	return a, start, nil
+}
+
+// ownNodeOnly is a controller factory whose Node informer lists and watches
+// this node's object alone, so every agent caches one object, not the cluster.
+func ownNodeOnly(restCfg *rest.Config, nodeName string) (controller.SharedControllerFactory, error) {
+	cf, err := client.NewSharedClientFactory(restCfg, &client.SharedClientFactoryOptions{Scheme: schemes.All})
+	if err != nil {
+		return nil, err
+	}
+	sel := fields.OneTermEqualSelector("metadata.name", nodeName).String()
+	cacheFactory := cache.NewSharedCachedFactory(cf, &cache.SharedCacheFactoryOptions{
+		KindTweakList: map[schema.GroupVersionKind]cache.TweakListOptionsFunc{
+			v1alpha1.SchemeGroupVersion.WithKind("Node"): func(o *metav1.ListOptions) { o.FieldSelector = sel },
+		},
+	})
+	return controller.NewSharedControllerFactory(cacheFactory, nil), nil
+}
+
+func onNode(nodes nodectl.NodeController, in *inputs, name string, n *v1alpha1.Node) (*v1alpha1.Node, error) {
+	if n == nil || n.Name != name {
+		if n == nil {
+			in.node(nil, true) // deleted without waiting for us: tear down anyway
+		}
+		return n, nil
+	}
+	if n.DeletionTimestamp != nil {
+		in.node(n, true) // the writer removes the finalizer once torn down
+		return n, nil
+	}
+	if n.Spec.Network.Type != v1alpha1.NetworkTypeNone && !slices.Contains(n.Finalizers, Finalizer) {
+		c := n.DeepCopy()
+		c.Finalizers = append(c.Finalizers, Finalizer)
+		var err error
+		if n, err = nodes.Update(c); err != nil {
+			return nil, err
+		}
+	}
+	in.node(n, false)
+	return n, nil
+}
+
+func eventRecorder(ctx context.Context, kube kubernetes.Interface, nodeName string) record.EventRecorder {
+	b := record.NewBroadcaster(record.WithContext(ctx))
+	b.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: kube.CoreV1().Events("")})
+	return b.NewRecorder(schemes.All, corev1.EventSource{Component: "harvnet-agent", Host: nodeName})
+}
