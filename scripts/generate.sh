@@ -18,7 +18,7 @@ cd "$root"
 rm -rf pkg/generated
 go run ./pkg/codegen
 
-rm -f crds/*.yaml
+rm -f crds/*_*.yaml
 mkdir -p crds
 go run "sigs.k8s.io/controller-tools/cmd/controller-gen@${CONTROLLER_TOOLS_VERSION}" \
   crd paths=./pkg/apis/... output:crd:dir=crds

@@ -8,7 +8,7 @@ import (
 
 	"github.com/vishvananda/netns"
 
-	nt "github.com/harvnet/harvnet/pkg/internal/netnstest"
+	nt "github.com/harvnet/harvnet/internal/netnstest"
 	"github.com/harvnet/harvnet/pkg/monitor"
 )
 

@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/harvnet/harvnet/pkg/desired"
-	nt "github.com/harvnet/harvnet/pkg/internal/netnstest"
+	nt "github.com/harvnet/harvnet/internal/netnstest"
 	"github.com/harvnet/harvnet/pkg/plan"
 )
 
