@@ -51,7 +51,11 @@ func run() error {
 		coreF := core.NewFactoryFromConfigOrDie(restCfg)
 		netF := netctl.NewFactoryFromConfigOrDie(restCfg)
 		v := netF.Network().V1alpha1()
-		cluster.Register(ctx, coreF.Core().V1().Node(), v.Node(), v.ClusterNetwork())
+		if err := cluster.Register(ctx, coreF.Core().V1().Node(), v.Node(), v.ClusterNetwork()); err != nil {
+			slog.Error("registering controllers", "err", err)
+			cancel()
+			return
+		}
 		if err := coreF.Start(ctx, 2); err != nil {
 			slog.Error("starting core controllers", "err", err)
 			cancel()

@@ -22,12 +22,19 @@ type Controller struct {
 	networks  netctl.ClusterNetworkController
 }
 
-// Register wires the handlers; the factories' Start runs them.
-func Register(ctx context.Context, coreNodes corectl.NodeController, nodes netctl.NodeController, networks netctl.ClusterNetworkController) {
+// Register wires the handlers; the factories' Start runs them. It creates
+// the ClusterNetwork "vlan", switched off, if there is none, so that an
+// admin enables the network with `kubectl edit clusternetwork vlan`.
+func Register(ctx context.Context, coreNodes corectl.NodeController, nodes netctl.NodeController, networks netctl.ClusterNetworkController) error {
 	c := &Controller{coreNodes: coreNodes, nodes: nodes, networks: networks}
+	_, err := networks.Create(&v1alpha1.ClusterNetwork{ObjectMeta: metav1.ObjectMeta{Name: v1alpha1.ClusterNetworkVLAN}})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		return err
+	}
 	coreNodes.OnChange(ctx, "harvnet-node", c.onCoreNode)
 	nodes.OnChange(ctx, "harvnet-node-owner", c.onNode)
 	networks.OnChange(ctx, "harvnet-clusternetwork", c.onClusterNetwork)
+	return nil
 }
 
 // vlan returns the ClusterNetwork "vlan", nil when absent.

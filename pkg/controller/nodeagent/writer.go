@@ -64,14 +64,18 @@ func (w *writer) push(res reconcile.Result) {
 func (w *writer) run(ctx context.Context) {
 	backoff := 200 * time.Millisecond
 	var pending *reconcile.Result
-	var retry <-chan time.Time
+	var retry <-chan time.Time // non-nil while backing off
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case res := <-w.latest:
 			pending = &res
+			if retry != nil {
+				continue // backing off: the newest result waits for the retry
+			}
 		case <-retry:
+			retry = nil
 		}
 		if pending == nil {
 			continue
@@ -79,10 +83,10 @@ func (w *writer) run(ctx context.Context) {
 		if err := w.write(*pending); err != nil {
 			slog.Warn("writing node status", "node", w.nodeName, "err", err, "retry", backoff)
 			retry = time.After(backoff)
-			backoff = min(backoff*2, 30*time.Second)
+			backoff = min(backoff*2, 5*time.Second)
 			continue
 		}
-		pending, retry, backoff = nil, nil, 200*time.Millisecond
+		pending, backoff = nil, 200*time.Millisecond
 	}
 }
 
@@ -98,13 +102,18 @@ func (w *writer) write(res reconcile.Result) error {
 	}
 	next := status.Build(res, w.opts, res.Input.Generation)
 	if !status.Equal(&node.Status, &next) {
-		status.SetTransitions(&node.Status, &next, metav1.Now())
-		n := node.DeepCopy()
-		n.Status = next
-		if node, err = w.nodes.UpdateStatus(n); err != nil {
+		updated, err := w.updateStatus(node, next)
+		if apierrors.IsConflict(err) {
+			// The cache lags the API server (after an outage, say): read
+			// the object itself and try once more.
+			if node, err = w.nodes.Get(w.nodeName, metav1.GetOptions{}); err == nil {
+				updated, err = w.updateStatus(node, next)
+			}
+		}
+		if err != nil {
 			return fmt.Errorf("status: %w", err)
 		}
-		w.writes.Add(1)
+		node = updated
 	}
 	if node.DeletionTimestamp != nil && res.Desired.Teardown && !res.Failed() && slices.Contains(node.Finalizers, Finalizer) {
 		n := node.DeepCopy()
@@ -114,6 +123,17 @@ func (w *writer) write(res reconcile.Result) error {
 		}
 	}
 	return nil
+}
+
+func (w *writer) updateStatus(node *v1alpha1.Node, next v1alpha1.NodeStatus) (*v1alpha1.Node, error) {
+	status.SetTransitions(&node.Status, &next, metav1.Now())
+	n := node.DeepCopy()
+	n.Status = next
+	updated, err := w.nodes.UpdateStatus(n)
+	if err == nil {
+		w.writes.Add(1)
+	}
+	return updated, err
 }
 
 // events records what a pass changed on the host, or why it could not.

@@ -1,0 +1,153 @@
+package framework
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/harvnet/harvnet/pkg/generated/clientset/versioned"
+)
+
+// Cluster is a control plane, a switch, nodes with their agents, and the
+// controller, all on this machine.
+type Cluster struct {
+	Root, Dir, Prefix, Bin string
+	CP                     *ControlPlane
+	Switch                 *Switch
+	Nodes                  map[string]*RunningNode
+	Controller             *Process
+	Kube                   kubernetes.Interface
+	Net                    versioned.Interface
+	// AgentArgs are extra flags for every agent.
+	AgentArgs []string
+}
+
+// RunningNode is a node namespace with its relay and agent.
+type RunningNode struct {
+	*Node
+	Relay *Relay
+	Agent *Process
+}
+
+// NewCluster starts the control plane, installs manifests/ and the NAD CRD,
+// and creates the switch. bin holds harvnet-agent and harvnet-controller.
+func NewCluster(root, dir, prefix, bin string) (*Cluster, error) {
+	c := &Cluster{Root: root, Dir: dir, Prefix: prefix, Bin: bin, Nodes: map[string]*RunningNode{}}
+	var err error
+	if c.CP, err = StartControlPlane(root, dir); err != nil {
+		return c, err
+	}
+	admin, err := c.CP.Admin()
+	if err != nil {
+		return c, err
+	}
+	if c.Kube, err = kubernetes.NewForConfig(admin); err != nil {
+		return c, err
+	}
+	if c.Net, err = versioned.NewForConfig(admin); err != nil {
+		return c, err
+	}
+	for _, args := range [][]string{
+		{"apply", "-f", filepath.Join(root, "crds", "k8s.cni.cncf.io_network-attachment-definitions.yaml")},
+		{"apply", "-k", filepath.Join(root, "manifests")},
+		{"wait", "--for", "condition=Established", "crd", "--all", "--timeout", "60s"},
+	} {
+		if _, err := c.Kubectl(args...); err != nil {
+			return c, err
+		}
+	}
+	c.Switch, err = NewSwitch(prefix)
+	return c, err
+}
+
+// Kubectl runs bin/kubectl as admin.
+func (c *Cluster) Kubectl(args ...string) (string, error) {
+	cmd := exec.Command(filepath.Join(c.Root, "bin", "kubectl"), append([]string{"--kubeconfig", c.CP.AdminKubeconfig()}, args...)...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("kubectl %s: %v: %s", strings.Join(args, " "), err, out)
+	}
+	return string(out), nil
+}
+
+// AddNode creates the core Node object and the node's namespace, relay and agent.
+func (c *Cluster) AddNode(ctx context.Context, name string) (*RunningNode, error) {
+	core := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	if _, err := c.Kube.CoreV1().Nodes().Create(ctx, core, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return nil, err
+	}
+	n, err := NewNode(c.Switch, c.Prefix, name, len(c.Nodes)+1)
+	rn := &RunningNode{Node: n}
+	c.Nodes[name] = rn
+	if err != nil {
+		return rn, err
+	}
+	if rn.Relay, err = NewRelay(n.Path(), "6443", fmt.Sprintf("127.0.0.1:%d", c.CP.Port)); err != nil {
+		return rn, err
+	}
+	return rn, c.StartAgent(name)
+}
+
+// StartAgent starts (or restarts) a node's agent inside its namespace.
+func (c *Cluster) StartAgent(name string) error {
+	rn := c.Nodes[name]
+	kubeconfig, err := c.CP.Kubeconfig(AgentUser, "https://127.0.0.1:6443")
+	if err != nil {
+		return err
+	}
+	args := []string{"ip", "netns", "exec", rn.NS, filepath.Join(c.Bin, "harvnet-agent"),
+		"--kubeconfig", kubeconfig, "--node-name", name,
+		"--uplink-types", "device,bond,veth", "--state-dir", filepath.Join(c.Dir, "state-"+name),
+		"--metrics-addr", "0", "--health-addr", "0"}
+	rn.Agent, err = StartProcess("agent-"+name, filepath.Join(c.Dir, "agent-"+name+".log"), false, append(args, c.AgentArgs...)...)
+	return err
+}
+
+// StartController starts harvnet-controller on the host.
+func (c *Cluster) StartController() error {
+	kubeconfig, err := c.CP.Kubeconfig(ControllerUser, fmt.Sprintf("https://127.0.0.1:%d", c.CP.Port))
+	if err != nil {
+		return err
+	}
+	c.Controller, err = StartProcess("controller", filepath.Join(c.Dir, "controller.log"), true,
+		filepath.Join(c.Bin, "harvnet-controller"), "--kubeconfig", kubeconfig, "--health-addr", "0")
+	return err
+}
+
+// Close stops every process and removes every namespace; it keeps the logs.
+func (c *Cluster) Close() {
+	c.Controller.Stop()
+	for _, rn := range c.Nodes {
+		if rn.Agent != nil {
+			rn.Agent.Stop()
+		}
+		if rn.Relay != nil {
+			rn.Relay.Close()
+		}
+		rn.Close()
+	}
+	if c.Switch != nil {
+		c.Switch.Close()
+	}
+	if c.CP != nil {
+		_ = c.CP.Stop()
+	}
+}
+
+// Build compiles the harvnet binaries into dir.
+func Build(root, dir string) error {
+	cmd := exec.Command("go", "build", "-o", dir+string(os.PathSeparator), "./cmd/harvnet-agent", "./cmd/harvnet-controller")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build: %v: %s", err, out)
+	}
+	return nil
+}

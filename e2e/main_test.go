@@ -1,0 +1,83 @@
+// Package e2e runs harvnet end to end on this machine: a real kube-apiserver
+// and etcd, nodes that are network namespaces, the controller and one agent
+// per node as real processes. It needs root.
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/harvnet/harvnet/e2e/framework"
+)
+
+var cluster *framework.Cluster
+
+func TestMain(m *testing.M) {
+	if os.Geteuid() != 0 {
+		fmt.Println("e2e: skipped: needs root (network namespaces, veths, bridges); run `sudo make test`")
+		os.Exit(0)
+	}
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	root, _ := filepath.Abs("..")
+	dir, err := os.MkdirTemp("", "harvnet-e2e-")
+	if err != nil {
+		fmt.Println("e2e:", err)
+		return 1
+	}
+	bin := filepath.Join(dir, "bin")
+	if err := framework.Build(root, bin); err != nil {
+		fmt.Println("e2e:", err)
+		return 1
+	}
+	cluster, err = framework.NewCluster(root, dir, fmt.Sprintf("he2e%d", os.Getpid()%10000), bin)
+	// Agents re-check netfilter every second so the e2e sees repairs fast.
+	if cluster != nil {
+		cluster.AgentArgs = []string{"--resync", "1s"}
+	}
+	if err == nil {
+		err = cluster.StartController()
+	}
+	code := 1
+	if err != nil {
+		fmt.Println("e2e: setting up:", err)
+	} else {
+		code = m.Run()
+	}
+	cluster.Close()
+	if code != 0 || os.Getenv("HARVNET_E2E_KEEP") != "" {
+		fmt.Println("e2e: logs kept in", dir)
+	} else {
+		os.RemoveAll(dir)
+	}
+	return code
+}
+
+func ctx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	return c
+}
+
+// eventually polls check until it returns "" or the deadline passes, and
+// then fails with what check said last.
+func eventually(t *testing.T, deadline time.Duration, check func() string) {
+	t.Helper()
+	end := time.Now().Add(deadline)
+	for {
+		msg := check()
+		if msg == "" {
+			return
+		}
+		if time.Now().After(end) {
+			t.Fatalf("after %v: %s", deadline, msg)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -1,0 +1,292 @@
+package e2e
+
+import (
+	"fmt"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	cniv1 "github.com/harvnet/harvnet/pkg/apis/k8s.cni.cncf.io/v1"
+	"github.com/harvnet/harvnet/pkg/apis/network.harvesterhci.io/v1alpha1"
+	nt "github.com/harvnet/harvnet/internal/netnstest"
+)
+
+const wait = 30 * time.Second
+
+// TestStory walks an operator's day: enable VLAN, pick NICs, add NADs,
+// restart an agent, lose the API server, delete a node, disable. Each step
+// builds on the one before.
+func TestStory(t *testing.T) {
+	n1, err := cluster.AddNode(ctx(t), "n1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n2, err := cluster.AddNode(ctx(t), "n2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vlanCapable := nt.KernelHasVLANFiltering(t)
+
+	t.Run("enable creates Node objects with the default NIC", func(t *testing.T) {
+		setClusterNetwork(t, true, "eth1")
+		for _, name := range []string{"n1", "n2"} {
+			eventually(t, wait, func() string {
+				n, err := hnode(t, name)
+				if err != nil {
+					return err.Error()
+				}
+				if n.Spec.Network.Type != v1alpha1.NetworkTypeVLAN || n.Spec.Network.NIC != "eth1" {
+					return fmt.Sprintf("%s spec %+v, want vlan on eth1", name, n.Spec.Network)
+				}
+				if len(n.OwnerReferences) != 1 || n.OwnerReferences[0].Kind != "Node" {
+					return fmt.Sprintf("%s owner references %v, want its core Node", name, n.OwnerReferences)
+				}
+				return ""
+			})
+		}
+	})
+
+	t.Run("the agent enslaves the NIC and reports it", func(t *testing.T) {
+		eventually(t, wait, func() string { return enslaved(n1, "eth1") })
+		eventually(t, wait, func() string { return conditionIs(t, "n1", v1alpha1.ConditionUplinkReady, metav1.ConditionTrue, "Ready") })
+		n, _ := hnode(t, "n1")
+		if n.Status.NetworkStatus[bridge].Index == 0 || n.Status.NetworkStatus["eth1"].Master != bridge {
+			t.Errorf("networkStatus %+v lacks the bridge or eth1 as its port", n.Status.NetworkStatus)
+		}
+		if n.Status.UplinkStatus != v1alpha1.LinkUp {
+			t.Errorf("uplinkStatus %q, want up", n.Status.UplinkStatus)
+		}
+		i := slices.IndexFunc(n.Status.NICs, func(c v1alpha1.NIC) bool { return c.Name == "eth0" })
+		if i < 0 || !n.Status.NICs[i].UsedByManagement {
+			t.Errorf("nics %+v: eth0 not listed as used by management", n.Status.NICs)
+		}
+		if !slices.Contains(n.Finalizers, "network.harvesterhci.io/agent") {
+			t.Errorf("finalizers %v lack the agent's", n.Finalizers)
+		}
+		if c := condition(n, v1alpha1.ConditionDHCPRulesReady); !nt.KernelHasBroute(t) && (c.Status != metav1.ConditionFalse || !strings.Contains(c.Message, "broute")) {
+			t.Errorf("DHCPRulesReady %+v, want False naming the missing broute table on this kernel", c)
+		}
+		out, err := cluster.Kubectl("get", "hnodes", "-o", "wide")
+		if err != nil || !strings.Contains(out, "eth1") || !strings.Contains(out, bridge) {
+			t.Errorf("kubectl get hnodes -o wide:\n%s %v", out, err)
+		}
+	})
+
+	t.Run("editing the NIC moves the management NIC onto the bridge", func(t *testing.T) {
+		setNIC(t, "n1", "eth0")
+		eventually(t, wait, func() string {
+			if msg := enslaved(n1, "eth0"); msg != "" {
+				return msg
+			}
+			e1, _ := link(n1, "eth1")
+			br, _ := link(n1, bridge)
+			if e1.Master != "" || !slices.Contains(br.addrs(), "10.50.0.1/24") || !hasDefaultRoute(n1, bridge) {
+				return fmt.Sprintf("eth1 master %q, bridge addrs %v, default route on bridge %v", e1.Master, br.addrs(), hasDefaultRoute(n1, bridge))
+			}
+			return ""
+		})
+		ping(t, n1.Addr4())
+		eventually(t, wait, func() string {
+			n, _ := hnode(t, "n1")
+			if got := n.Status.NetworkStatus[bridge].IPv4Address; !slices.Contains(got, "10.50.0.1/24") {
+				return fmt.Sprintf("status bridge addresses %v", got)
+			}
+			return ""
+		})
+	})
+
+	t.Run("admission rejects a NIC the node does not have", func(t *testing.T) {
+		n, _ := hnode(t, "n1")
+		n.Spec.Network.NIC = "eth9"
+		_, err := cluster.Net.NetworkV1alpha1().Nodes().Update(ctx(t), n, metav1.UpdateOptions{})
+		if err == nil || !strings.Contains(err.Error(), "usable NICs") || !strings.Contains(err.Error(), "eth1") {
+			t.Errorf("update to eth9: %v, want a rejection listing the usable NICs", err)
+		}
+		n, _ = hnode(t, "n1")
+		n.Spec.Network.NIC = "eth/0"
+		if _, err := cluster.Net.NetworkV1alpha1().Nodes().Update(ctx(t), n, metav1.UpdateOptions{}); err == nil {
+			t.Error("a NIC name with '/' was accepted")
+		}
+	})
+
+	t.Run("NADs set the VLAN IDs, bad NADs are skipped with a Warning", func(t *testing.T) {
+		createNAD(t, "vms", `{"cniVersion":"0.3.1","type":"bridge","bridge":"harvester-br0","vlan":100,"vlanTrunk":[{"minID":200,"maxID":202}]}`)
+		createNAD(t, "other", `{"cniVersion":"0.3.1","type":"bridge","bridge":"other-br","vlan":300}`)
+		createNAD(t, "broken", `{"cniVersion":"0.3.1","type":"bridge","bridge":"harvester-br0","vlan":5000}`)
+		if vlanCapable {
+			eventually(t, wait, func() string {
+				n, _ := hnode(t, "n1")
+				if !slices.Equal(n.Status.NetworkIDs, []int{100, 200, 201, 202}) {
+					return fmt.Sprintf("networkIDs %v", n.Status.NetworkIDs)
+				}
+				return ""
+			})
+		} else {
+			eventually(t, wait, func() string {
+				if msg := conditionIs(t, "n1", v1alpha1.ConditionVLANsReady, metav1.ConditionFalse, "Unsupported"); msg != "" {
+					return msg
+				}
+				n, _ := hnode(t, "n1")
+				if c := condition(n, v1alpha1.ConditionVLANsReady); !strings.Contains(c.Message, "[100 200 201 202]") || !strings.Contains(c.Message, "CONFIG_BRIDGE_VLAN_FILTERING") {
+					return "VLANsReady message does not name the VLANs and the missing kernel option: " + c.Message
+				}
+				return ""
+			})
+		}
+		eventually(t, wait, func() string {
+			evs, err := cluster.Kube.CoreV1().Events("default").List(ctx(t), metav1.ListOptions{FieldSelector: "involvedObject.name=broken"})
+			if err != nil {
+				return err.Error()
+			}
+			for _, e := range evs.Items {
+				if e.Type == corev1.EventTypeWarning && e.Reason == "InvalidConfig" && strings.Contains(e.Message, "5000") {
+					return ""
+				}
+			}
+			return "no Warning event on the broken NAD"
+		})
+		for _, name := range []string{"vms", "other", "broken"} {
+			if err := cluster.Net.K8sV1().NetworkAttachmentDefinitions("default").Delete(ctx(t), name, metav1.DeleteOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		eventually(t, wait, func() string { return conditionIs(t, "n1", v1alpha1.ConditionVLANsReady, metav1.ConditionTrue, "") })
+	})
+
+	t.Run("an agent restart leaves the host as it is", func(t *testing.T) {
+		before := snapshot(t, n1)
+		n1.Agent.Kill()
+		if err := cluster.StartAgent("n1"); err != nil {
+			t.Fatal(err)
+		}
+		// A drift the new agent must repair proves it has done its passes.
+		if _, err := exec.Command("ip", "netns", "exec", n1.NS, "sysctl", "-qw", "net.bridge.bridge-nf-call-iptables=1").CombinedOutput(); err == nil {
+			eventually(t, wait, func() string {
+				out, _ := exec.Command("ip", "netns", "exec", n1.NS, "sysctl", "-n", "net.bridge.bridge-nf-call-iptables").Output()
+				if strings.TrimSpace(string(out)) != "0" {
+					return "bridge-nf-call-iptables not repaired by the restarted agent"
+				}
+				return ""
+			})
+		}
+		if after := snapshot(t, n1); after != before {
+			t.Errorf("host changed across an agent restart:\nbefore:\n%s\nafter:\n%s", before, after)
+		}
+	})
+
+	t.Run("an API server outage does not stop host repairs; status catches up", func(t *testing.T) {
+		if err := cluster.CP.StopAPIServer(); err != nil {
+			t.Fatal(err)
+		}
+		stopped := time.Now()
+		if _, err := n1.IP("link", "del", bridge); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, wait, func() string { return enslaved(n1, "eth0") })
+		if !hasDefaultRoute(n1, bridge) {
+			t.Error("default route not restored on the rebuilt bridge during the outage")
+		}
+		if _, err := n1.IP("link", "set", "eth2", "down"); err != nil {
+			t.Fatal(err)
+		}
+		// The outage itself is what is tested: it lasts 30 s on purpose.
+		time.Sleep(time.Until(stopped.Add(30 * time.Second)))
+		if err := cluster.CP.StartAPIServer(); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, time.Minute, func() string {
+			n, err := hnode(t, "n1")
+			if err != nil {
+				return err.Error()
+			}
+			i := slices.IndexFunc(n.Status.NICs, func(c v1alpha1.NIC) bool { return c.Name == "eth2" })
+			if i < 0 || n.Status.NICs[i].LinkStatus != v1alpha1.LinkDown {
+				return fmt.Sprintf("status.nics %+v does not show eth2 down", n.Status.NICs)
+			}
+			return ""
+		})
+	})
+
+	t.Run("deleting a core Node deletes its object without a stuck finalizer", func(t *testing.T) {
+		n2.Agent.Stop() // the node is gone: no agent will tear down
+		if err := cluster.Kube.CoreV1().Nodes().Delete(ctx(t), "n2", metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, wait, func() string {
+			if _, err := hnode(t, "n2"); !apierrors.IsNotFound(err) {
+				return fmt.Sprintf("hnode n2 still there: %v", err)
+			}
+			return ""
+		})
+	})
+
+	t.Run("disable deletes the objects and the agents tear down", func(t *testing.T) {
+		setClusterNetwork(t, false, "eth1")
+		eventually(t, wait, func() string {
+			if _, err := hnode(t, "n1"); !apierrors.IsNotFound(err) {
+				return fmt.Sprintf("hnode n1 still there: %v", err)
+			}
+			if _, ok := link(n1, bridge); ok {
+				return "bridge still on n1"
+			}
+			e0, _ := link(n1, "eth0")
+			if !slices.Equal(e0.addrs(), []string{"10.50.0.1/24", "fd50::1/64"}) || !hasDefaultRoute(n1, "eth0") || !e0.up() {
+				return fmt.Sprintf("eth0 addrs %v, default route %v, up %v", e0.addrs(), hasDefaultRoute(n1, "eth0"), e0.up())
+			}
+			return ""
+		})
+		ping(t, n1.Addr4())
+	})
+}
+
+func setClusterNetwork(t *testing.T, enable bool, nic string) {
+	t.Helper()
+	eventually(t, wait, func() string {
+		cn, err := cluster.Net.NetworkV1alpha1().ClusterNetworks().Get(ctx(t), "vlan", metav1.GetOptions{})
+		if err != nil {
+			return "ClusterNetwork vlan: " + err.Error() // the controller creates it
+		}
+		cn.Spec.Enable, cn.Spec.DefaultPhysicalNIC = enable, nic
+		if _, err := cluster.Net.NetworkV1alpha1().ClusterNetworks().Update(ctx(t), cn, metav1.UpdateOptions{}); err != nil {
+			return err.Error()
+		}
+		return ""
+	})
+}
+
+func setNIC(t *testing.T, node, nic string) {
+	t.Helper()
+	eventually(t, wait, func() string {
+		n, err := hnode(t, node)
+		if err != nil {
+			return err.Error()
+		}
+		n.Spec.Network.NIC = nic
+		if _, err := cluster.Net.NetworkV1alpha1().Nodes().Update(ctx(t), n, metav1.UpdateOptions{}); err != nil {
+			return err.Error() // a conflict with the agent's write: retry
+		}
+		return ""
+	})
+}
+
+func createNAD(t *testing.T, name, config string) {
+	t.Helper()
+	nad := &cniv1.NetworkAttachmentDefinition{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"}, Spec: cniv1.NetworkAttachmentDefinitionSpec{Config: config}}
+	if _, err := cluster.Net.K8sV1().NetworkAttachmentDefinitions("default").Create(ctx(t), nad, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// ping checks the node answers on its management address from the switch.
+func ping(t *testing.T, addr string) {
+	t.Helper()
+	if out, err := exec.Command("ip", "netns", "exec", cluster.Switch.NS, "ping", "-c1", "-W2", addr).CombinedOutput(); err != nil {
+		t.Errorf("the node does not answer on %s: %v: %s", addr, err, out)
+	}
+}
