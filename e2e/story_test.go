@@ -101,6 +101,60 @@ func TestStory(t *testing.T) {
 		})
 	})
 
+	t.Run("a new default NIC never rewrites existing objects", func(t *testing.T) {
+		setClusterNetwork(t, true, "eth2")
+		// The controller re-checks every node when the ClusterNetwork
+		// changes; give it a pass by waiting for a new core Node's object.
+		if _, err := cluster.Kube.CoreV1().Nodes().Create(ctx(t), &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n3"}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, wait, func() string {
+			n3, err := hnode(t, "n3")
+			if err != nil || n3.Spec.Network.NIC != "eth2" {
+				return fmt.Sprintf("n3: %v %+v, want created with eth2", err, n3)
+			}
+			return ""
+		})
+		for name, want := range map[string]string{"n1": "eth0", "n2": "eth1"} {
+			if n, _ := hnode(t, name); n.Spec.Network.NIC != want {
+				t.Errorf("%s nic %q, want it kept as %q", name, n.Spec.Network.NIC, want)
+			}
+		}
+		if err := cluster.Kube.CoreV1().Nodes().Delete(ctx(t), "n3", metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("the agent records Events for what it changed", func(t *testing.T) {
+		eventually(t, wait, func() string {
+			evs, err := cluster.Kube.CoreV1().Events("default").List(ctx(t), metav1.ListOptions{FieldSelector: "involvedObject.name=n1,reason=Applied"})
+			if err != nil {
+				return err.Error()
+			}
+			for _, e := range evs.Items {
+				if strings.Contains(e.Message, "enslave eth0 to "+bridge) {
+					return ""
+				}
+			}
+			return fmt.Sprintf("no Applied event names enslaving eth0 (%d Applied events)", len(evs.Items))
+		})
+	})
+
+	t.Run("an idle node makes no API writes", func(t *testing.T) {
+		n, _ := hnode(t, "n1")
+		// Five resync periods of the agent (--resync 1s): every pass finds
+		// the host as it is and must not write status or Events.
+		w, err := cluster.Net.NetworkV1alpha1().Nodes().Watch(ctx(t), metav1.ListOptions{
+			FieldSelector: "metadata.name=n1", ResourceVersion: n.ResourceVersion, TimeoutSeconds: ptr(int64(5)),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for ev := range w.ResultChan() {
+			t.Errorf("idle node was written: %s", ev.Type)
+		}
+	})
+
 	t.Run("admission rejects a NIC the node does not have", func(t *testing.T) {
 		n, _ := hnode(t, "n1")
 		n.Spec.Network.NIC = "eth9"
@@ -290,3 +344,5 @@ func ping(t *testing.T, addr string) {
 		t.Errorf("the node does not answer on %s: %v: %s", addr, err, out)
 	}
 }
+
+func ptr[T any](v T) *T { return &v }

@@ -141,15 +141,11 @@ func (w *writer) events(res reconcile.Result) {
 	ref := &v1alpha1.Node{ObjectMeta: metav1.ObjectMeta{Name: w.nodeName}}
 	ref.SetGroupVersionKind(v1alpha1.SchemeGroupVersion.WithKind("Node"))
 	if len(res.Applied) > 0 {
-		var what []string
+		what := make([]string, len(res.Applied))
 		for i, a := range res.Applied {
-			if i == 5 {
-				what = append(what, fmt.Sprintf("and %d more", len(res.Applied)-5))
-				break
-			}
-			what = append(what, a.String())
+			what[i] = a.String()
 		}
-		w.recorder.Event(ref, corev1.EventTypeNormal, "Applied", strings.Join(what, "; "))
+		w.recorder.Event(ref, corev1.EventTypeNormal, "Applied", truncate(strings.Join(what, "; "), maxEventMessage))
 	}
 	reason, msg := warning(res)
 	if reason+msg != w.lastWarning && reason != "" {
@@ -171,4 +167,14 @@ func warning(res reconcile.Result) (reason, msg string) {
 		}
 	}
 	return "", ""
+}
+
+// maxEventMessage keeps Event messages within what the API server stores.
+const maxEventMessage = 1024
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-3] + "..."
 }
