@@ -12,9 +12,9 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	nt "github.com/harvnet/harvnet/internal/netnstest"
 	cniv1 "github.com/harvnet/harvnet/pkg/apis/k8s.cni.cncf.io/v1"
 	"github.com/harvnet/harvnet/pkg/apis/network.harvesterhci.io/v1alpha1"
-	nt "github.com/harvnet/harvnet/internal/netnstest"
 )
 
 const wait = 30 * time.Second
@@ -54,7 +54,9 @@ func TestStory(t *testing.T) {
 
 	t.Run("the agent enslaves the NIC and reports it", func(t *testing.T) {
 		eventually(t, wait, func() string { return enslaved(n1, "eth1") })
-		eventually(t, wait, func() string { return conditionIs(t, "n1", v1alpha1.ConditionUplinkReady, metav1.ConditionTrue, "Ready") })
+		eventually(t, wait, func() string {
+			return conditionIs(t, "n1", v1alpha1.ConditionUplinkReady, metav1.ConditionTrue, "Ready")
+		})
 		n, _ := hnode(t, "n1")
 		if n.Status.NetworkStatus[bridge].Index == 0 || n.Status.NetworkStatus["eth1"].Master != bridge {
 			t.Errorf("networkStatus %+v lacks the bridge or eth1 as its port", n.Status.NetworkStatus)

@@ -7,11 +7,11 @@ import (
 	"testing"
 	"time"
 
+	nt "github.com/harvnet/harvnet/internal/netnstest"
 	"github.com/harvnet/harvnet/pkg/agent"
 	"github.com/harvnet/harvnet/pkg/apis/network.harvesterhci.io/v1alpha1"
 	"github.com/harvnet/harvnet/pkg/desired"
 	"github.com/harvnet/harvnet/pkg/hostnet"
-	nt "github.com/harvnet/harvnet/internal/netnstest"
 	"github.com/harvnet/harvnet/pkg/reconcile"
 )
 

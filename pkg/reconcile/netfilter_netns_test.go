@@ -4,8 +4,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/harvnet/harvnet/pkg/desired"
 	nt "github.com/harvnet/harvnet/internal/netnstest"
+	"github.com/harvnet/harvnet/pkg/desired"
 	"github.com/harvnet/harvnet/pkg/plan"
 )
 

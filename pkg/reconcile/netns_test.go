@@ -5,10 +5,10 @@ import (
 	"strings"
 	"testing"
 
+	nt "github.com/harvnet/harvnet/internal/netnstest"
 	"github.com/harvnet/harvnet/pkg/apis/network.harvesterhci.io/v1alpha1"
 	"github.com/harvnet/harvnet/pkg/desired"
 	"github.com/harvnet/harvnet/pkg/hostnet"
-	nt "github.com/harvnet/harvnet/internal/netnstest"
 	"github.com/harvnet/harvnet/pkg/plan"
 	"github.com/harvnet/harvnet/pkg/reconcile"
 )
