@@ -69,13 +69,15 @@ func (l *Loop) SetInput(in desired.Input) {
 	}
 }
 
-// watched is the monitor's filter: the bridge, the uplink and every link
-// that could be one. VM veths on a real node are none of these.
+// watched is the monitor's filter: the bridge, the uplink, and physical
+// NICs (for the inventory). VM veths, user bridges and bonds not named as
+// uplink cost nothing; the periodic resync keeps their inventory entries
+// fresh.
 func (l *Loop) watched(name, kind string) bool {
 	l.mu.Lock()
 	uplink := l.uplink
 	l.mu.Unlock()
-	return name == l.cfg.Options.BridgeName || name == uplink || l.cfg.Options.UplinkTypeAllowed(kind)
+	return name == l.cfg.Options.BridgeName || name == uplink || kind == "device"
 }
 
 // Run reconciles until ctx ends.
