@@ -20,6 +20,9 @@ import (
 func RequireRoot(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
+		if FullKernel() {
+			t.Fatalf("%s=1 but not running as root", FullKernelEnv)
+		}
 		t.Skip("needs root: it creates network namespaces, veths and bridges (run `sudo make test`)")
 	}
 }
@@ -44,7 +47,17 @@ func NewNS(t testing.TB) *NS {
 		_ = testutils.UnmountNS(n)
 	})
 	out.IP(t, "link", "set", "lo", "up")
+	// "all" off lets each link's own accept_dad decide; AddNIC turns it off
+	// for the NICs it adds (see there). Without IPv6 there is nothing to do.
+	_ = out.writeSysctl("net/ipv6/conf/all/accept_dad", "0")
 	return out
+}
+
+// writeSysctl writes /proc/sys/<path> as seen from inside the namespace.
+func (n *NS) writeSysctl(path, value string) error {
+	return n.Do(func(ns.NetNS) error {
+		return os.WriteFile("/proc/sys/"+path, []byte(value), 0o644)
+	})
 }
 
 // IP runs `ip -n <ns> args...` and fails the test if it fails.
@@ -91,7 +104,13 @@ func (n *Node) AddNIC(t testing.TB, name string, addrs ...string) {
 	peer := "sw-" + name
 	n.Switch.IP(t, "link", "add", peer, "type", "veth", "peer", "name", name, "netns", n.Name)
 	n.Switch.IP(t, "link", "set", peer, "up")
+	// No duplicate address detection for the NIC's link-local address: it
+	// would turn from tentative to valid a second or two later (much later
+	// on an emulated CPU), in the middle of tests that compare snapshots.
+	// Links harvnet creates keep the kernel default.
+	_ = n.writeSysctl("net/ipv6/conf/"+name+"/accept_dad", "0")
 	n.IP(t, "link", "set", name, "up")
+	n.waitUp(t, name)
 	for _, a := range addrs {
 		args := []string{"addr", "add", a, "dev", name}
 		if strings.Contains(a, ":") {
@@ -99,6 +118,42 @@ func (n *Node) AddNIC(t testing.TB, name string, addrs ...string) {
 		}
 		n.IP(t, args...)
 	}
+}
+
+// waitUp waits until a link that was just set up has come up: carrier and
+// operstate UP, which the kernel reports a moment after the link is set up
+// (much later on an emulated CPU), and, with IPv6, its link-local address,
+// which the kernel adds then. Tests that snapshot the node see it settled.
+func (n *Node) waitUp(t testing.TB, name string) {
+	t.Helper()
+	ipv6 := n.readSysctl("net/ipv6/conf/"+name+"/disable_ipv6") == "0"
+	Eventually(t, 10*time.Second, name+" did not come up", func() bool {
+		l, ok := n.Link(t, name)
+		if !ok || l.OperState != "UP" {
+			return false
+		}
+		if !ipv6 {
+			return true
+		}
+		for _, a := range l.AddrInfo {
+			if a.Scope == "link" && strings.HasPrefix(a.Local, "fe80:") {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// readSysctl reads /proc/sys/<path> as seen from inside the namespace, ""
+// if it does not exist.
+func (n *NS) readSysctl(path string) string {
+	var v []byte
+	_ = n.Do(func(ns.NetNS) error {
+		var err error
+		v, err = os.ReadFile("/proc/sys/" + path)
+		return err
+	})
+	return strings.TrimSpace(string(v))
 }
 
 // AddManagementNIC adds a NIC like a node's management NIC: IPv4 and IPv6
@@ -159,7 +214,9 @@ func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
 func (n *NS) Link(t testing.TB, name string) (Link, bool) {
 	t.Helper()
 	out, err := n.TryIP("-j", "-d", "addr", "show", "dev", name)
-	if err != nil {
+	if err != nil || strings.Contains(out, "No such device") {
+		// ip exits 0 with "[]" and an error message when the link goes
+		// away between its name lookup and the dump.
 		return Link{}, false
 	}
 	var ls []Link
