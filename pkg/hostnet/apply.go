@@ -6,6 +6,7 @@ import (
 	"net"
 
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netlink/nl"
 	"golang.org/x/sys/unix"
 
 	"github.com/harvnet/harvnet/pkg/plan"
@@ -32,7 +33,7 @@ func (h *Host) apply(a plan.Action) error {
 		return h.withLink(a.Link, func(l netlink.Link) error { return h.nl.LinkDel(l) })
 	case plan.SetVLANFiltering:
 		return h.withLink(a.Link, func(l netlink.Link) error {
-			err := h.nl.BridgeSetVlanFiltering(l, true)
+			err := h.do(func() error { return setVLANFiltering(l.Attrs().Index) })
 			if errors.Is(err, unix.EOPNOTSUPP) {
 				return unsupported(plan.CapVLANFiltering, "the kernel has no bridge VLAN filtering (CONFIG_BRIDGE_VLAN_FILTERING)")
 			}
@@ -70,6 +71,25 @@ func (h *Host) apply(a plan.Action) error {
 		return h.delForwardAccept(a.Link)
 	}
 	return fmt.Errorf("unknown action %q", a.Op)
+}
+
+// setVLANFiltering turns on vlan_filtering as `ip link set BR type bridge
+// vlan_filtering 1` does: by index, with that one attribute. netlink's
+// BridgeSetVlanFiltering re-sends what it read back: IFLA_XDP with fd 0
+// (EINVAL, or an attach) and IFLA_IFNAME (EBUSY on an up bridge on 6.1).
+// The kernel applies the bridge part before failing on those.
+func setVLANFiltering(index int) error {
+	req := nl.NewNetlinkRequest(unix.RTM_NEWLINK, unix.NLM_F_ACK)
+	msg := nl.NewIfInfomsg(unix.AF_UNSPEC)
+	msg.Index = int32(index)
+	req.AddData(msg)
+	info := nl.NewRtAttr(unix.IFLA_LINKINFO, nil)
+	info.AddRtAttr(nl.IFLA_INFO_KIND, nl.NonZeroTerminated("bridge"))
+	data := info.AddRtAttr(nl.IFLA_INFO_DATA, nil)
+	data.AddRtAttr(nl.IFLA_BR_VLAN_FILTERING, []byte{1})
+	req.AddData(info)
+	_, err := req.Execute(unix.NETLINK_ROUTE, 0)
+	return err
 }
 
 func (h *Host) withLink(name string, fn func(netlink.Link) error) error {
@@ -130,10 +150,16 @@ func (h *Host) route(a plan.Action, l netlink.Link) error {
 func (h *Host) vlans(a plan.Action, l netlink.Link) error {
 	for _, r := range a.VIDs {
 		var err error
+		// A one-VID range must go as a single VID: the kernel rejects a
+		// RANGE_BEGIN/RANGE_END pair whose end is not above its begin.
+		end := uint16(r.To)
+		if r.To == r.From {
+			end = 0
+		}
 		if a.Op == plan.AddVLANs {
-			err = h.nl.BridgeVlanAddRange(l, uint16(r.From), uint16(r.To), false, false, false, true)
+			err = h.nl.BridgeVlanAddRange(l, uint16(r.From), end, false, false, false, true)
 		} else {
-			err = h.nl.BridgeVlanDelRange(l, uint16(r.From), uint16(r.To), false, false, false, true)
+			err = h.nl.BridgeVlanDelRange(l, uint16(r.From), end, false, false, false, true)
 		}
 		if errors.Is(err, unix.EOPNOTSUPP) {
 			return unsupported(plan.CapVLANFiltering, "the kernel has no bridge VLAN filtering (CONFIG_BRIDGE_VLAN_FILTERING)")

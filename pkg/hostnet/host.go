@@ -7,6 +7,7 @@ import (
 	"github.com/containernetworking/plugins/pkg/netlinksafe"
 	"github.com/containernetworking/plugins/pkg/ns"
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 )
 
 // Host is one network namespace: the node's own, or a test's.
@@ -22,11 +23,13 @@ type Host struct {
 }
 
 // New opens the namespace at nsPath, or the caller's own when nsPath is "".
+// Only a route netlink socket is opened: the xfrm and netfilter ones a
+// default handle adds are unused, and fail where their modules are absent.
 func New(nsPath string) (*Host, error) {
 	h := &Host{}
 	var err error
 	if nsPath == "" {
-		h.nl, err = netlinksafe.NewHandle()
+		h.nl, err = netlinksafe.NewHandle(unix.NETLINK_ROUTE)
 		if err != nil {
 			return nil, fmt.Errorf("netlink: %w", err)
 		}
@@ -36,7 +39,7 @@ func New(nsPath string) (*Host, error) {
 	if err != nil {
 		return nil, err
 	}
-	h.nl, err = netlinksafe.NewHandleAt(netns.NsHandle(h.netns.Fd()))
+	h.nl, err = netlinksafe.NewHandleAt(netns.NsHandle(h.netns.Fd()), unix.NETLINK_ROUTE)
 	if err != nil {
 		h.netns.Close()
 		return nil, fmt.Errorf("netlink in %s: %w", nsPath, err)

@@ -125,9 +125,15 @@ func (m *Monitor) onLink(u netlink.LinkUpdate) {
 	info := linkInfo{name: a.Name, kind: u.Link.Type()}
 	m.mu.Lock()
 	old, known := m.links[a.Index]
-	if u.Header.Type == unix.RTM_DELLINK {
+	switch {
+	case u.IfInfomsg.Family == unix.AF_BRIDGE:
+		// A bridge port notification: it carries no link kind (a VM's
+		// veth would read as a physical "device"), and its delete means
+		// the port left a bridge, not that the link is gone.
+		info.kind = old.kind // "" when unknown: only its name can match
+	case u.Header.Type == unix.RTM_DELLINK:
 		delete(m.links, a.Index)
-	} else {
+	default:
 		m.links[a.Index] = info
 	}
 	m.mu.Unlock()
