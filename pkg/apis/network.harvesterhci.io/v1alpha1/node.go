@@ -6,11 +6,9 @@ import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 // line) because wrangler's controller generator reads +genclient:nonNamespaced
 // only from there; in the doc comment it would generate a namespaced controller.
 //
-// The NIC rule's messageExpression lists up to 8 NICs with format() instead of
-// map().join(', '): the apiserver cannot bound the cost of join() over a map()
-// result (or of any string function on a format() result) and would reject the
-// CRD as over budget. Past 8 NICs it falls back to the ["a", "b"] list form.
-// The rule spells out has() chains because comparing optional-chained strings
+// The NIC rule's messageExpression lists the usable NICs with format() of a
+// list, not map().join(', '): the apiserver cannot bound the cost of join()
+// over a map() result and would reject the CRD as over budget. The rule spells out has() chains because comparing optional-chained strings
 // (self.?spec...orValue("") == oldSelf.?spec...) is also estimated unbounded.
 //
 // +genclient
@@ -24,7 +22,7 @@ import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 // status.nics is rejected (once status.nics is non-empty); creating a Node and
 // the agent's status writes are never blocked by that rule.
 //
-// +kubebuilder:validation:XValidation:rule=`!has(self.spec) || !has(self.spec.network) || !has(self.spec.network.nic) || self.spec.network.nic == "" || (has(oldSelf.spec) && has(oldSelf.spec.network) && has(oldSelf.spec.network.nic) && oldSelf.spec.network.nic == self.spec.network.nic) || !has(self.status) || !has(self.status.nics) || size(self.status.nics) == 0 || self.status.nics.exists(n, n.name == self.spec.network.nic)`,messageExpression=`'spec.network.nic "%s" is not a NIC of this node; usable NICs: %s'.format([self.spec.network.nic, size(self.status.nics) == 1 ? self.status.nics[0].name : size(self.status.nics) == 2 ? '%s, %s'.format([self.status.nics[0].name, self.status.nics[1].name]) : size(self.status.nics) == 3 ? '%s, %s, %s'.format([self.status.nics[0].name, self.status.nics[1].name, self.status.nics[2].name]) : size(self.status.nics) == 4 ? '%s, %s, %s, %s'.format([self.status.nics[0].name, self.status.nics[1].name, self.status.nics[2].name, self.status.nics[3].name]) : size(self.status.nics) == 5 ? '%s, %s, %s, %s, %s'.format([self.status.nics[0].name, self.status.nics[1].name, self.status.nics[2].name, self.status.nics[3].name, self.status.nics[4].name]) : size(self.status.nics) == 6 ? '%s, %s, %s, %s, %s, %s'.format([self.status.nics[0].name, self.status.nics[1].name, self.status.nics[2].name, self.status.nics[3].name, self.status.nics[4].name, self.status.nics[5].name]) : size(self.status.nics) == 7 ? '%s, %s, %s, %s, %s, %s, %s'.format([self.status.nics[0].name, self.status.nics[1].name, self.status.nics[2].name, self.status.nics[3].name, self.status.nics[4].name, self.status.nics[5].name, self.status.nics[6].name]) : size(self.status.nics) == 8 ? '%s, %s, %s, %s, %s, %s, %s, %s'.format([self.status.nics[0].name, self.status.nics[1].name, self.status.nics[2].name, self.status.nics[3].name, self.status.nics[4].name, self.status.nics[5].name, self.status.nics[6].name, self.status.nics[7].name]) : '%s'.format([self.status.nics.map(n, n.name)])])`,message=`spec.network.nic is not a NIC of this node (see status.nics)`,fieldPath=`.spec.network.nic`,reason=FieldValueInvalid
+// +kubebuilder:validation:XValidation:rule=`!has(self.spec) || !has(self.spec.network) || !has(self.spec.network.nic) || self.spec.network.nic == "" || (has(oldSelf.spec) && has(oldSelf.spec.network) && has(oldSelf.spec.network.nic) && oldSelf.spec.network.nic == self.spec.network.nic) || !has(self.status) || !has(self.status.nics) || size(self.status.nics) == 0 || self.status.nics.exists(n, n.name == self.spec.network.nic)`,messageExpression=`'spec.network.nic "%s" is not a NIC of this node; usable NICs: %s'.format([self.spec.network.nic, self.status.nics.filter(n, n.usable).map(n, n.name)])`,message=`spec.network.nic is not a NIC of this node (see status.nics)`,fieldPath=`.spec.network.nic`,reason=FieldValueInvalid
 // +kubebuilder:resource:scope=Cluster,shortName={hnode,hnodes,hn}
 // +kubebuilder:subresource:status
 // +kubebuilder:printcolumn:name="NIC",type=string,JSONPath=`.spec.network.nic`
