@@ -8,7 +8,8 @@ import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 //
 // The NIC rule's messageExpression lists the usable NICs with format() of a
 // list, not map().join(', '): the apiserver cannot bound the cost of join()
-// over a map() result and would reject the CRD as over budget. The rule spells out has() chains because comparing optional-chained strings
+// over a map() result and would reject the CRD as over budget. The rule
+// spells out has() chains because comparing optional-chained strings
 // (self.?spec...orValue("") == oldSelf.?spec...) is also estimated unbounded.
 //
 // +genclient

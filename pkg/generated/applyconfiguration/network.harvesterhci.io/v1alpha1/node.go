@@ -19,11 +19,10 @@ import (
 // line) because wrangler's controller generator reads +genclient:nonNamespaced
 // only from there; in the doc comment it would generate a namespaced controller.
 //
-// The NIC rule's messageExpression lists up to 8 NICs with format() instead of
-// map().join(', '): the apiserver cannot bound the cost of join() over a map()
-// result (or of any string function on a format() result) and would reject the
-// CRD as over budget. Past 8 NICs it falls back to the ["a", "b"] list form.
-// The rule spells out has() chains because comparing optional-chained strings
+// The NIC rule's messageExpression lists the usable NICs with format() of a
+// list, not map().join(', '): the apiserver cannot bound the cost of join()
+// over a map() result and would reject the CRD as over budget. The rule
+// spells out has() chains because comparing optional-chained strings
 // (self.?spec...orValue("") == oldSelf.?spec...) is also estimated unbounded.
 //
 // Node is the network of one core Node: which NIC to use as the VLAN uplink,
