@@ -16,7 +16,7 @@ import (
 // change already made succeeds, so a plan can be re-run after a crash.
 func (h *Host) Apply(a plan.Action) error {
 	if err := h.apply(a); err != nil {
-		if _, ok := AsUnsupported(err); ok {
+		if _, ok := plan.AsUnsupported(err); ok {
 			return err
 		}
 		return fmt.Errorf("%s: %w", a, err)
@@ -35,7 +35,7 @@ func (h *Host) apply(a plan.Action) error {
 		return h.withLink(a.Link, func(l netlink.Link) error {
 			err := h.do(func() error { return setVLANFiltering(l.Attrs().Index) })
 			if errors.Is(err, unix.EOPNOTSUPP) {
-				return unsupported(plan.CapVLANFiltering, "the kernel has no bridge VLAN filtering (CONFIG_BRIDGE_VLAN_FILTERING)")
+				return plan.Unsupported(plan.CapVLANFiltering, "the kernel has no bridge VLAN filtering (CONFIG_BRIDGE_VLAN_FILTERING)")
 			}
 			return err
 		})
@@ -162,7 +162,7 @@ func (h *Host) vlans(a plan.Action, l netlink.Link) error {
 			err = h.nl.BridgeVlanDelRange(l, uint16(r.From), end, false, false, false, true)
 		}
 		if errors.Is(err, unix.EOPNOTSUPP) {
-			return unsupported(plan.CapVLANFiltering, "the kernel has no bridge VLAN filtering (CONFIG_BRIDGE_VLAN_FILTERING)")
+			return plan.Unsupported(plan.CapVLANFiltering, "the kernel has no bridge VLAN filtering (CONFIG_BRIDGE_VLAN_FILTERING)")
 		}
 		if err != nil {
 			return fmt.Errorf("VLANs %s: %w", r, err)

@@ -109,7 +109,7 @@ func (h *Host) dhcpRule(add bool, r hoststate.DHCPRule) error {
 	e := h.ebt
 	h.mu.Unlock()
 	if e == nil {
-		return unsupported(plan.CapBroute, "no ebtables backend with a broute table")
+		return plan.Unsupported(plan.CapBroute, "no ebtables backend with a broute table")
 	}
 	op := "-A"
 	if !add {

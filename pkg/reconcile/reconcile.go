@@ -4,13 +4,12 @@ import (
 	"fmt"
 
 	"github.com/harvnet/harvnet/pkg/desired"
-	"github.com/harvnet/harvnet/pkg/hostnet"
 	"github.com/harvnet/harvnet/pkg/hoststate"
 	"github.com/harvnet/harvnet/pkg/plan"
 )
 
 // Host is the narrow side-effect interface the reconciler needs;
-// *hostnet.Host implements it.
+// hostnet.Host implements it.
 type Host interface {
 	Observe() (*hoststate.State, error)
 	RefreshNetfilter() plan.Missing
@@ -58,8 +57,8 @@ type Result struct {
 // StepResult is the outcome of one phase after the pass.
 type StepResult struct {
 	plan.Step
-	// Err is the failure that stopped the phase; Pending are the actions
-	// still to do (non-empty only when the pass did not converge).
+	// Err is the failure that stopped the phase. Actions left in the
+	// step are still to do: the pass did not converge.
 	Err     error
 	Blocked plan.Phase
 }
@@ -104,8 +103,11 @@ func (r *Reconciler) plan(in desired.Input, host *hoststate.State, res *Result) 
 	if err == nil {
 		err = desired.CheckUplink(d, host, r.opts)
 	}
-	if ie, ok := desired.AsInvalid(err); ok {
-		return nil, ie
+	if err != nil {
+		if ie, ok := desired.AsInvalid(err); ok {
+			return nil, ie
+		}
+		return nil, &desired.InvalidError{Reason: desired.ReasonInvalidSpec, Message: err.Error()}
 	}
 	res.Desired = d
 	r.uplinks.prune(host, d)
@@ -123,7 +125,7 @@ func (r *Reconciler) apply(p plan.Plan, res *Result) map[plan.Phase]error {
 		}
 		for _, a := range s.Actions {
 			if err := r.applyOne(a); err != nil {
-				if ue, ok := hostnet.AsUnsupported(err); ok {
+				if ue, ok := plan.AsUnsupported(err); ok {
 					r.kernel[ue.Cap] = ue.Why
 					continue
 				}
