@@ -32,9 +32,10 @@ func readForward() (hoststate.Forward, error) {
 		switch {
 		case len(fs) == 3 && fs[0] == "-P":
 			f.Policy = fs[2]
-		case len(fs) == 6 && fs[0] == "-A" && fs[4] == "-j" && fs[5] == "ACCEPT" && fs[2] == "-i":
+		case len(fs) != 6 || fs[0] != "-A" || fs[4] != "-j" || fs[5] != "ACCEPT":
+		case fs[2] == "-i": // "-A FORWARD -i br -j ACCEPT", as forwardRules adds it
 			f.AcceptIn = append(f.AcceptIn, fs[3])
-		case len(fs) == 6 && fs[0] == "-A" && fs[4] == "-j" && fs[5] == "ACCEPT" && fs[2] == "-o":
+		case fs[2] == "-o":
 			f.AcceptOut = append(f.AcceptOut, fs[3])
 		}
 	}
