@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export PATH := $(CURDIR)/bin:/usr/local/go/bin:$(PATH)
 GO ?= go
 
-.PHONY: all build tools generate verify-generated vet test test-unit test-vm bench demo clean
+.PHONY: all build tools generate verify-generated vet test test-unit test-vm test-vm-cp bench demo demo-vm clean
 
 all: build
 
@@ -35,6 +35,10 @@ test: tools vet verify-generated
 test-vm:
 	scripts/vm-test.sh
 
+# Only the control-plane e2e on the full kernel (tier B, about 45 s).
+test-vm-cp:
+	scripts/vm-test.sh -tier b
+
 # Pure logic only: no root, no kernel, no API server.
 test-unit:
 	$(GO) test -count=1 ./pkg/desired/... ./pkg/plan/... ./pkg/status/...
@@ -45,5 +49,10 @@ bench: tools
 demo: tools build
 	scripts/demo.sh
 
+# The demo with its nodes in a VM (automatic via scripts/demo.sh on kernels
+# without VLAN filtering).
+demo-vm: tools build
+	scripts/vm-demo.sh
+
 clean:
-	rm -rf bin _output/vm
+	rm -rf bin _output/vm _output/vm-demo

@@ -6,14 +6,28 @@
 # fail, rather than skip, when a capability is missing (HARVNET_FULL_KERNEL=1).
 # See e2e/vm/README.md.
 #
-# Idempotent: installs missing apt packages (needs root for that only),
-# caches the kernel and its modules, rebuilds the test binaries and the
-# initramfs every run. Prints "N passed, M failed" last; exits non-zero on
-# any failure, a VM that never reports (timeout or crash), or missing qemu.
+# Two tiers share one boot:
+#   A  the netns tests (packages with *_netns_test.go / *_fullkernel_test.go)
+#   B  the control-plane e2e: kube-apiserver, etcd and harvnet-controller run
+#      on the host (e2e/vm/vmhost); in the VM, e2e/guest builds two nodes in
+#      namespaces, runs harvnet-agent in each, and drives the story through
+#      the host's API server, reached through qemu's user-mode network
+#      (restrict=on; one guestfwd from 10.0.2.100:6443 to 127.0.0.1:<port>).
 #
-# Usage: scripts/vm-test.sh [-v] [-run REGEX]
+#      Tier B runs first; the control plane stops once it is done.
+#
+# Idempotent: installs missing apt packages (needs root for that only) and,
+# for tier B, runs scripts/install-tools.sh; caches the kernel and its
+# modules, rebuilds the test binaries and the initramfs every run. Prints
+# "N passed, M failed" last; exits non-zero on any failure, a VM that never
+# reports (timeout or crash), a control plane or controller that does not
+# start or dies, or missing qemu. Leaves nothing running, also when killed
+# (a watchdog stops qemu; vmhost stops the control plane when its parent dies).
+#
+# Usage: scripts/vm-test.sh [-v] [-run REGEX] [-tier a|b|ab]
 #   -v          stream the whole serial console, not only progress and failures
 #   -run REGEX  run only the tests matching REGEX (go test -run)
+#   -tier T     which tiers to run (default ab; HARVNET_VM_TIERS)
 # Env:
 #   HARVNET_VM_CACHE    kernel cache (default /var/cache/harvnet-vm as root,
 #                       else ${XDG_CACHE_HOME:-~/.cache}/harvnet-vm)
@@ -24,25 +38,35 @@
 #   HARVNET_VM_FILES    extra file lists in e2e/vm/files format (space-separated)
 #   HARVNET_VM_HOOKS    executables /init runs before the tests (space-separated)
 #   HARVNET_VM_ENV      NAME=value words exported to the tests in the VM
-#   HARVNET_VM_TIMEOUT  seconds until a VM that has not reported is killed (240)
+#   HARVNET_VM_TIMEOUT  seconds until a VM that has not reported is killed
+#                       (240 for tier A alone, 360 with tier B)
 #   HARVNET_VM_GO_TIMEOUT  -test.timeout per test binary, in seconds (120)
 #   HARVNET_VM_MEM (1024), HARVNET_VM_SMP (2)
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 vmdir=$root/e2e/vm
+# shellcheck source=scripts/vm-lib.sh
+source "$root/scripts/vm-lib.sh"
 export PATH=/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH
 
-verbose=0 run=
+verbose=0 run= tiers=${HARVNET_VM_TIERS:-ab}
 while (($#)); do
   case $1 in
   -v) verbose=1 ;;
   -run) run=${2:?-run needs a regex}; shift ;;
   -run=*) run=${1#-run=} ;;
-  *) echo "usage: $0 [-v] [-run REGEX]" >&2; exit 2 ;;
+  -tier) tiers=${2:?-tier needs a, b or ab}; shift ;;
+  -tier=*) tiers=${1#-tier=} ;;
+  *) echo "usage: $0 [-v] [-run REGEX] [-tier a|b|ab]" >&2; exit 2 ;;
   esac
   shift
 done
+tiers=${tiers,,}
+[[ $tiers =~ ^(a|b|ab|ba)$ ]] || { echo "$0: -tier must be a, b or ab, not $tiers" >&2; exit 2; }
+tiera=0 tierb=0
+[[ $tiers == *a* ]] && tiera=1
+[[ $tiers == *b* ]] && tierb=1
 
 if [[ $EUID -eq 0 ]]; then
   cache=${HARVNET_VM_CACHE:-/var/cache/harvnet-vm}
@@ -50,10 +74,8 @@ else
   cache=${HARVNET_VM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/harvnet-vm}
 fi
 out=${HARVNET_VM_OUT:-$root/_output/vm}
-boot_timeout=${HARVNET_VM_TIMEOUT:-240}
+boot_timeout=${HARVNET_VM_TIMEOUT:-$((tierb ? 360 : 240))}
 go_timeout=${HARVNET_VM_GO_TIMEOUT:-120}
-mem=${HARVNET_VM_MEM:-1024}
-smp=${HARVNET_VM_SMP:-2}
 log=$out/console.log
 t0=$SECONDS
 
@@ -67,7 +89,36 @@ fail() {
 }
 phase() { say "$1 ($((SECONDS - t0))s)"; }
 tmps=()
-trap 'rm -rf "${tmps[@]}"' EXIT
+# Tier B's host side (e2e/vm/vmhost): its pid, state and log directory.
+hpid= hdir=$out/tierb hstatus= api_port=
+# stop_host stops the controller and the control plane: SIGTERM to vmhost,
+# which stops both and exits 0 (anything else: it failed or died on its
+# own; hstatus); then, should it have died without stopping them, the
+# control plane by its pid files and the controller by its exact path.
+stop_host() {
+  ((tierb)) || return 0
+  if [[ -n $hpid ]]; then
+    kill -TERM "$hpid" 2>/dev/null || true
+    for _ in $(seq 300); do kill -0 "$hpid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$hpid" 2>/dev/null || true
+    hstatus=0
+    wait "$hpid" 2>/dev/null || hstatus=$?
+    hpid=
+  fi
+  [[ -d $hdir ]] || return 0
+  "$root/scripts/controlplane-down.sh" "$hdir" >/dev/null 2>&1 || true
+  local p argv0
+  for p in /proc/[0-9]*; do
+    argv0=$( { tr '\0' '\n' <"$p/cmdline" | head -n1; } 2>/dev/null) || continue
+    [[ $argv0 == "$out/bin/harvnet-controller" ]] && grep -qaF -- "$hdir/" "$p/cmdline" 2>/dev/null &&
+      kill -KILL "${p#/proc/}" 2>/dev/null
+  done
+  return 0
+}
+qpidf=$out/qemu.pid
+trap 'vm_kill_qemu "$qpidf"; stop_host; rm -rf "${tmps[@]}"' EXIT
+trap 'say "interrupted"; exit 130' INT
+trap 'say "terminated"; exit 143' TERM
 
 [[ $go_timeout =~ ^[0-9]+$ && $boot_timeout =~ ^[0-9]+$ ]] || fail "HARVNET_VM_GO_TIMEOUT and HARVNET_VM_TIMEOUT are seconds"
 for kv in ${HARVNET_VM_ENV:-}; do
@@ -77,215 +128,146 @@ for h in ${HARVNET_VM_HOOKS:-}; do
   [[ -f $h && -x $h ]] || fail "HARVNET_VM_HOOKS: $h is not an executable file"
 done
 
-# ---------------------------------------------------------------- packages
-# ebtables gives ebtables-legacy, iptables gives xtables-nft-multi; both are
-# copied into the VM with iproute2's ip and bridge and iputils' ping.
-pkgs=(qemu-system-x86 busybox-static cpio kmod ebtables iptables iproute2 iputils-ping procps)
-missing=()
-for p in "${pkgs[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  [[ $EUID -eq 0 ]] || fail "need root to apt-get install: ${missing[*]}"
-  phase "installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt_log=$(mktemp)
-  tmps+=("$apt_log")
-  { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}"; } >"$apt_log" 2>&1 ||
-    { tail -n 20 "$apt_log" >&2; fail "apt-get install ${missing[*]} failed"; }
-fi
-command -v qemu-system-x86_64 >/dev/null || fail "qemu-system-x86_64 not found (apt-get install qemu-system-x86)"
-command -v go >/dev/null || fail "go not found in PATH"
-[[ -x /bin/busybox ]] || fail "/bin/busybox not found (apt-get install busybox-static)"
+# ------------------------------------------------------- packages, kernel
+vm_packages
+vm_lock
+vm_kernel
 
-mkdir -p "$cache/debs" "$cache/kernel" "$out"
-exec 9>"$cache/.lock"
-flock -w 600 9 || fail "another vm-test.sh holds $cache/.lock"
-
-# ------------------------------------------------------------------ kernel
-# The kernel package is downloaded once per version; the module set is
-# rebuilt from the cached .deb when e2e/vm/modules changes.
-kpkg=${HARVNET_VM_KERNEL:-}
-if [[ -z $kpkg ]]; then
-  kpkg=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
-  if [[ -z $kpkg && $EUID -eq 0 ]]; then
-    apt-get update -qq >/dev/null 2>&1 || true
-    kpkg=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
-  fi
-  if [[ -z $kpkg ]]; then # offline, no apt lists: the newest cached kernel
-    kpkg=$(find "$cache/debs" -name 'linux-image-*.deb' -printf '%f\n' | sort -V | tail -n1 | cut -d_ -f1)
-  fi
-  [[ -n $kpkg ]] || fail "cannot tell which kernel package linux-image-amd64 wants (apt-get update?)"
-fi
-kver=${kpkg#linux-image-}
-kdeb=$(find "$cache/debs" -name "${kpkg}_*_amd64.deb" | sort -V | tail -n1)
-if [[ -z $kdeb ]]; then
-  phase "downloading $kpkg"
-  dl=$(mktemp -d "$cache/debs/.dl.XXXXXX")
-  tmps+=("$dl")
-  if ! (cd "$dl" && apt-get download -qq "$kpkg" >/dev/null 2>&1); then
-    [[ $EUID -eq 0 ]] && apt-get update -qq >/dev/null 2>&1
-    (cd "$dl" && apt-get download -qq "$kpkg") >&2 || fail "apt-get download $kpkg failed"
-  fi
-  mv "$dl"/*.deb "$cache/debs/"
-  kdeb=$(find "$cache/debs" -name "${kpkg}_*_amd64.deb" | sort -V | tail -n1)
-fi
-
-modkey=$(grep -v '^\s*#' "$vmdir/modules" | sha256sum | cut -c1-12)
-kdir=$cache/kernel/$(basename "$kdeb" .deb)-$modkey
-if [[ ! -f $kdir/.complete ]]; then
-  phase "extracting $kver and resolving modules"
-  rm -rf "$kdir"
-  mkdir -p "$kdir/lib/modules"
-  x=$(mktemp -d "$cache/.x.XXXXXX")
-  empty=$(mktemp -d)
-  tmps+=("$x" "$empty")
-  dpkg-deb -x "$kdeb" "$x"
-  base=$x
-  [[ -d $base/lib/modules/$kver ]] || base=$x/usr
-  mdir=$base/lib/modules/$kver
-  [[ -d $mdir && -f $x/boot/vmlinuz-$kver ]] || fail "no vmlinuz or lib/modules/$kver in $kdeb"
-  depmod -b "$base" "$kver"
-  cp "$x/boot/vmlinuz-$kver" "$kdir/vmlinuz"
-  mkdir -p "$kdir/lib/modules/$kver"
-  cp "$mdir"/modules.{builtin,builtin.modinfo,order} "$kdir/lib/modules/$kver/"
-  : >"$kdir/modules"
-  declare -A seen=()
-  while read -r mod params; do
-    [[ -z $mod || $mod == \#* ]] && continue
-    deps=$(modprobe -C "$empty" -d "$base" -S "$kver" --show-depends "$mod") ||
-      fail "module $mod not found in $kpkg"
-    while read -r kind path _; do
-      [[ $kind == insmod ]] || continue # builtin
-      rel=${path#"$mdir/"}
-      name=$(basename "$rel")
-      [[ -n ${seen[$rel]:-} ]] && continue
-      seen[$rel]=1
-      dest=$kdir/lib/modules/$kver/$rel
-      mkdir -p "$(dirname "$dest")"
-      case $name in
-      *.ko.xz) xz -dc "$path" >"${dest%.xz}"; rel=${rel%.xz} ;;
-      *.ko.zst) zstd -qdc "$path" >"${dest%.zst}"; rel=${rel%.zst} ;;
-      *) cp "$path" "$dest" ;;
-      esac
-      # Parameters go to the module named in the list, not to its dependencies.
-      if [[ $(basename "$rel" .ko) == "${mod//-/_}" ]]; then
-        echo "$rel $params" >>"$kdir/modules"
-      else
-        echo "$rel" >>"$kdir/modules"
-      fi
-    done <<<"$deps"
-  done <"$vmdir/modules"
-  touch "$kdir/.complete"
+# ------------------------------------------------- tier B: the host's side
+# The control plane and the controller start while the test binaries build.
+if ((tierb)); then
+  phase "tier B: kube-apiserver, kubectl, etcd (scripts/install-tools.sh)"
+  "$root/scripts/install-tools.sh" || fail "scripts/install-tools.sh failed"
+  phase "tier B: building harvnet-agent, harvnet-controller and vmhost"
+  rm -rf "$out/bin" && mkdir -p "$out/bin"
+  # With the toolchain's default CGO_ENABLED, as the host tiers build them
+  # (go test ./..., framework.Build): after those, only the link is left,
+  # where a static build would compile client-go and its world again. The
+  # agent's libc goes into the VM like iproute2's.
+  (cd "$root" && go build -ldflags='-s -w' -o "$out/bin/" ./cmd/harvnet-agent ./cmd/harvnet-controller ./e2e/vm/vmhost) ||
+    fail "go build of the tier B binaries failed"
+  # A control plane left by a killed run would be mistaken for this one's.
+  [[ -d $hdir ]] && "$root/scripts/controlplane-down.sh" "$hdir" >/dev/null 2>&1
+  rm -rf "$hdir" && mkdir -p "$hdir"
+  phase "tier B: starting kube-apiserver, etcd and harvnet-controller on the host (logs in ${hdir#"$root/"})"
+  "$out/bin/vmhost" -root "$root" -dir "$hdir" -bin "$out/bin" -ready "$hdir/ready" >"$hdir/vmhost.log" 2>&1 </dev/null &
+  hpid=$!
 fi
 
 # ------------------------------------------------------------ test binaries
-if [[ -n ${HARVNET_VM_PKGS:-} ]]; then
-  read -ra tpkgs <<<"$HARVNET_VM_PKGS"
-else
-  mapfile -t tpkgs < <(cd "$root" && go list -e -f '{{.ImportPath}}{{range .TestGoFiles}} {{.}}{{end}}{{range .XTestGoFiles}} {{.}}{{end}}' ./... |
-    awk '/_netns_test\.go|_fullkernel_test\.go/ {print $1}')
+tpkgs=()
+if ((tiera)); then
+  if [[ -n ${HARVNET_VM_PKGS:-} ]]; then
+    read -ra tpkgs <<<"$HARVNET_VM_PKGS"
+  else
+    mapfile -t tpkgs < <(cd "$root" && go list -e -f '{{.ImportPath}}{{range .TestGoFiles}} {{.}}{{end}}{{range .XTestGoFiles}} {{.}}{{end}}' ./... |
+      awk '/_netns_test\.go|_fullkernel_test\.go/ {print $1}')
+  fi
+  ((${#tpkgs[@]})) || fail "no Go packages with netns tests found"
 fi
-((${#tpkgs[@]})) || fail "no Go packages with netns tests found"
-phase "building test binaries for ${tpkgs[*]}"
+shown=("${tpkgs[@]}")
+((tierb)) && shown+=(./e2e/guest)
+phase "building test binaries for ${shown[*]}"
 rm -rf "$out/tests" && mkdir -p "$out/tests"
 # One go invocation builds them in parallel; static, so the VM needs no libc for them.
-(cd "$root" && CGO_ENABLED=0 go test -c -ldflags='-s -w' -o "$out/tests/" "${tpkgs[@]}") ||
-  fail "go test -c failed"
+if ((${#tpkgs[@]})); then
+  (cd "$root" && CGO_ENABLED=0 go test -c -ldflags='-s -w' -o "$out/tests/" "${tpkgs[@]}") ||
+    fail "go test -c failed"
+fi
+# Tier B's test imports client-go: built like the agent (see above).
+if ((tierb)); then
+  (cd "$root" && go test -c -ldflags='-s -w' -o "$out/tests/" ./e2e/guest) || fail "go test -c ./e2e/guest failed"
+fi
+
+if ((tierb)); then
+  phase "tier B: waiting for the host's control plane"
+  deadline=$((SECONDS + 180))
+  until [[ -f $hdir/ready ]]; do
+    if ! kill -0 "$hpid" 2>/dev/null || ((SECONDS > deadline)); then
+      tail -n 30 "$hdir/vmhost.log" >&2
+      fail "tier B: the control plane or the controller did not start; logs in $hdir"
+    fi
+    sleep 0.2
+  done
+  api_port=$(sed -n 's/^port=//p' "$hdir/ready")
+  [[ $api_port =~ ^[0-9]+$ ]] || fail "tier B: no port in $hdir/ready"
+  say "$(tail -n1 "$hdir/vmhost.log")"
+fi
 
 # ---------------------------------------------------------------- initramfs
 phase "building the initramfs"
-img=$out/root
-rm -rf "$img"
-mkdir -p "$img"/{bin,sbin,usr/bin,usr/sbin,lib,lib64,etc/harvnet-vm,proc,sys,dev,run,tmp,root,var,tests}
-ln -s ../run "$img/var/run"
-cp /bin/busybox "$img/bin/busybox"
-# Every applet except those the tests need the real program for.
-for a in $(/bin/busybox --list); do
-  case $a in busybox | ip | ipaddr | iplink | ipneigh | iproute | iprule | iptunnel | bridge | ping | ping6 | sysctl) continue ;; esac
-  ln -s busybox "$img/bin/$a"
+# /init runs /tests/*.test in name order: tier B's first (see progress).
+guest_test=0-guest.test
+for t in "$out"/tests/*.test; do
+  n=${t##*/}
+  [[ $n == guest.test ]] && n=$guest_test
+  vm_tests+=("$t:$n")
 done
-cp "$vmdir/init" "$img/init"
-chmod 755 "$img/init"
-echo "root:x:0:0:root:/root:/bin/sh" >"$img/etc/passwd"
-echo "root:x:0:" >"$img/etc/group"
-
-declare -A copied=()
-copy_one() { # copy a host file (following links) to the same path in the image
-  local src=$1 dst=$img$1
-  [[ -n ${copied[$src]:-} ]] && return
-  copied[$src]=1
-  mkdir -p "$(dirname "$dst")"
-  cp -L "$src" "$dst"
-}
-copy_with_libs() {
-  local f=$1 lib
-  copy_one "$f"
-  # ldd on a non-ELF file or a static binary lists nothing useful.
-  while read -r lib; do
-    [[ -n $lib ]] && copy_one "$lib"
-  done < <(ldd "$f" 2>/dev/null | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}')
-}
-lists=("$vmdir/files")
-for l in ${HARVNET_VM_FILES:-}; do lists+=("$l"); done
-for list in "${lists[@]}"; do
-  while read -r line; do
-    [[ -z $line || $line == \#* ]] && continue
-    optional=
-    [[ $line == \?* ]] && optional=1 line=${line#\?}
-    read -r path arrow target <<<"$line"
-    if [[ $arrow == '->' ]]; then
-      mkdir -p "$(dirname "$img$path")"
-      ln -sfn "$target" "$img$path"
-    elif [[ -d $path ]]; then
-      while read -r f; do copy_with_libs "$f"; done < <(find "$path" -type f)
-    elif [[ -e $path ]]; then
-      copy_with_libs "$path"
-    elif [[ -z $optional ]]; then
-      fail "$path (from $list) does not exist on this host"
-    fi
-  done <"$list"
-done
-cp -r "$kdir/lib/modules" "$img/lib/"
-# modules.dep too, so the kernel's own module requests (busybox modprobe)
-# find the modules in the image.
-depmod -b "$img" "$kver"
-ln -s ../bin/busybox "$img/sbin/modprobe"
-cp "$kdir/modules" "$img/etc/harvnet-vm/modules"
-cp "$out"/tests/*.test "$img/tests/"
-mkdir -p "$img/etc/harvnet-vm/hooks"
-for h in ${HARVNET_VM_HOOKS:-}; do cp "$h" "$img/etc/harvnet-vm/hooks/"; done
-{
+for l in ${HARVNET_VM_FILES:-}; do vm_lists+=("$l"); done
+for h in ${HARVNET_VM_HOOKS:-}; do vm_hooks+=("$h:${h##*/}"); done
+vm_config=$(
+  if ((tierb)); then
+    echo "export HARVNET_GUEST_KUBECONFIG=/etc/harvnet-vm/tierb/admin.kubeconfig"
+    echo "export HARVNET_GUEST_AGENT_KUBECONFIG=/etc/harvnet-vm/tierb/agent.kubeconfig"
+    echo "export HARVNET_GUEST_AGENT=/usr/local/bin/harvnet-agent"
+  fi
   for kv in ${HARVNET_VM_ENV:-}; do printf 'export %s=%q\n' "${kv%%=*}" "${kv#*=}"; done
   printf 'GO_TIMEOUT=%ss\n' "$go_timeout"
   printf 'KILL_AFTER=%s\n' "$((go_timeout + 30))"
   [[ -n $run ]] && printf 'GO_TEST_ARGS=%q\n' "-test.run=$run"
-} >"$img/etc/harvnet-vm/config"
-# Uncompressed: the emulated CPU unpacks it faster than it would gunzip it.
-(cd "$img" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) >"$out/initrd.cpio"
-say "initramfs $(du -m "$out/initrd.cpio" | cut -f1) MiB, kernel $kver"
+  true
+)
+if ((tierb)); then
+  # The NIC comes up before any other hook; the agent and the kubeconfigs
+  # the host wrote go in, named by the environment of e2e/guest.
+  vm_hooks+=("$vmdir/guest-net:00-guest-net")
+  vm_bins+=("$out/bin/harvnet-agent:/usr/local/bin/harvnet-agent")
+  vm_files+=("$hdir/guest/admin.kubeconfig:/etc/harvnet-vm/tierb/admin.kubeconfig"
+    "$hdir/guest/agent.kubeconfig:/etc/harvnet-vm/tierb/agent.kubeconfig")
+fi
+vm_image
 
 # --------------------------------------------------------------------- boot
 phase "booting $kver under qemu (TCG), console in ${log#"$root/"}"
-accel=tcg,thread=multi
-accel=${HARVNET_VM_ACCEL:-$accel}
-qemu=(qemu-system-x86_64 -machine pc -accel "$accel" -cpu max -m "$mem" -smp "$smp"
-  -nographic -no-reboot -nic none -monitor none
-  -device isa-debug-exit,iobase=0xf4,iosize=0x04
-  -kernel "$kdir/vmlinuz" -initrd "$out/initrd.cpio"
-  -append "console=ttyS0 quiet loglevel=3 panic=-1 oops=panic")
+vm_net "$api_port"
+vm_qemu
 # Progress filter: the VM's own lines, failures and what the tests prove.
-show='^harvnet-vm: |^ *--- (FAIL|SKIP)|^(FAIL|panic:)|proved:|Kernel panic'
+show='^harvnet-vm: |^guest: |^ *--- (FAIL|SKIP)|^(FAIL|panic:)|proved:|Kernel panic'
 ((verbose)) && show=.
+# Tier B runs first (see guest_test); once it is done, the control plane
+# and the controller are stopped so that tier A's timing-sensitive tests
+# (pings every 2 ms) get the host's CPUs as they would without tier B.
+progress() {
+  local line
+  while IFS= read -r line; do
+    [[ $line =~ $show ]] && printf '%s\n' "$line" >&2
+    if [[ -n $hpid && $line == "harvnet-vm: done $guest_test:"* ]]; then
+      kill -TERM "$hpid" 2>/dev/null || true
+    fi
+  done
+}
+# In the background, so that a signal to this script is handled at once
+# (bash runs traps only between foreground commands): the EXIT trap stops
+# qemu, and the watchdog does if this script is killed outright.
+qemu+=(-pidfile "$qpidf")
+rm -f "$qpidf"
+vm_watchdog "$qpidf"
 set +e
-# The console without carriage returns and the firmware's terminal escapes.
-timeout -k 5 "$boot_timeout" "${qemu[@]}" </dev/null 2>&1 |
-  sed -u -e 's/\r$//' -e 's/\x1b\[[0-9;?]*[A-Za-z]//g' -e 's/\x1bc//g' |
-  tee "$log" | grep --line-buffered -E "$show" >&2
-rc=${PIPESTATUS[0]}
+{
+  # The console without carriage returns and the firmware's terminal escapes.
+  timeout -k 5 "$boot_timeout" "${qemu[@]}" </dev/null 2>&1 |
+    sed -u -e 's/\r$//' -e 's/\x1b\[[0-9;?]*[A-Za-z]//g' -e 's/\x1bc//g' |
+    tee "$log" | progress
+  exit "${PIPESTATUS[0]}"
+} &
+wait $!
+rc=$?
 set -e
+# The VM is done: the controller and the control plane go now, their logs stay.
+stop_host
 
 # ------------------------------------------------------------------ summary
+((tierb)) && hlogs=", control plane and controller $hdir (controller.log, kube-apiserver.log, vmhost.log)"
 result=$(grep -E '^harvnet-vm: result passed=[0-9]+ failed=[0-9]+ skipped=[0-9]+' "$log" | tail -n1 || true)
 if [[ -z $result ]]; then
   case $rc in
@@ -295,6 +277,7 @@ if [[ -z $result ]]; then
   esac
   say "the VM $why; last console lines:"
   tail -n 25 "$log" >&2
+  say "logs: console $log${hlogs:-}"
   p=$(grep -cE '^ *--- PASS: ' "$log" || true)
   f=$(grep -cE '^ *--- FAIL: ' "$log" || true)
   echo "$p passed, $((f + 1)) failed"
@@ -307,6 +290,10 @@ if [[ $rc -ne 1 ]]; then
   status=1
   [[ $rc -eq 3 ]] || say "qemu exited $rc after the VM reported"
 fi
+if ((tierb)) && [[ $hstatus != 0 ]]; then
+  say "tier B: vmhost (the control plane and the controller) failed or died during the run (exit $hstatus); see $hdir/vmhost.log"
+  f=$((f + 1))
+fi
 ((f == 0)) || status=1
 if ((s > 0)); then
   say "$s skipped in the VM:"
@@ -314,8 +301,9 @@ if ((s > 0)); then
 fi
 if ((f > 0)); then
   say "failed in the VM:"
-  grep -E '^ *--- FAIL: ' "$log" >&2 || true
+  grep -E '^ *--- FAIL: |^harvnet-vm: .* counted as one failure|^guest: setting up' "$log" >&2 || true
 fi
 say "total $((SECONDS - t0))s (console $log)"
+((status == 0)) || say "logs: console $log${hlogs:-}"
 echo "$p passed, $f failed"
 exit $status

@@ -2,6 +2,7 @@ package framework
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"net"
@@ -49,7 +50,7 @@ func StartControlPlane(root, dir string) (*ControlPlane, error) {
 		return nil, err
 	}
 	if err := cp.script("controlplane-up.sh", nil, "HARVNET_EXTRA_TOKENS="+extraFile); err != nil {
-		return nil, err
+		return cp, err // the caller's Stop ends whatever did start
 	}
 	return cp, nil
 }
@@ -94,7 +95,8 @@ func (c *ControlPlane) Kubeconfig(user, server string) (string, error) {
 	for _, a := range cfg.AuthInfos {
 		a.Token = c.tokens[user]
 	}
-	path := filepath.Join(c.Dir, fmt.Sprintf("%s-%s.kubeconfig", filepath.Base(user), hex.EncodeToString([]byte(server))[:8]))
+	sum := sha256.Sum256([]byte(server))
+	path := filepath.Join(c.Dir, fmt.Sprintf("%s-%s.kubeconfig", filepath.Base(user), hex.EncodeToString(sum[:4])))
 	return path, clientcmd.WriteToFile(*cfg, path)
 }
 

@@ -1,0 +1,326 @@
+package guest
+
+import (
+	"fmt"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/harvnet/harvnet/e2e/framework"
+	nt "github.com/harvnet/harvnet/internal/netnstest"
+	cniv1 "github.com/harvnet/harvnet/pkg/apis/k8s.cni.cncf.io/v1"
+	"github.com/harvnet/harvnet/pkg/apis/network.harvesterhci.io/v1alpha1"
+)
+
+const (
+	bridge = "harvester-br0"
+	// Generous: the VM is emulated (TCG) and shares two host cores with
+	// the API server, etcd and the controller.
+	wait = 60 * time.Second
+)
+
+// TestFullKernelStory is the operator's story on a full kernel with the
+// control plane on the host: enable the VLAN network, the controller
+// creates the Node objects with the default NIC, the agents build a
+// vlan_filtering bridge; NADs become status.networkIDs and bridge VLANs on
+// the uplink, and both must agree; switching NICs (one of them to the
+// management NIC) moves the uplink and its VLANs; deleting a NAD removes its
+// VLAN; disabling tears everything down and gives the NICs back.
+func TestFullKernelStory(t *testing.T) {
+	nt.RequireKernel(t, nt.KernelHasVLANFiltering(t), "bridge VLAN filtering (CONFIG_BRIDGE_VLAN_FILTERING)")
+	nt.RequireKernel(t, nt.KernelHasBroute(t), "the ebtables broute table (CONFIG_BRIDGE_EBT_BROUTE)")
+	nodes := map[string]*framework.RunningNode{}
+	for _, name := range []string{"n1", "n2"} {
+		n, err := guest.AddNode(ctx(t), name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nodes[name] = n
+	}
+	n1, n2 := nodes["n1"], nodes["n2"]
+	uplink := map[string]string{"n1": "eth1", "n2": "eth1"}
+
+	t.Run("enable: the controller creates Node objects, the agents build the bridge", func(t *testing.T) {
+		start := time.Now()
+		setClusterNetwork(t, true, "eth1")
+		for name, n := range nodes {
+			eventually(t, wait, func() string {
+				h, err := hnode(t, name)
+				if err != nil {
+					return err.Error()
+				}
+				if h.Spec.Network.Type != v1alpha1.NetworkTypeVLAN || h.Spec.Network.NIC != "eth1" {
+					return fmt.Sprintf("%s spec %+v, want vlan on eth1", name, h.Spec.Network)
+				}
+				return ""
+			})
+			eventually(t, wait, func() string { return uplinkAgrees(t, n, "eth1") })
+			eventually(t, wait, func() string {
+				return conditionsTrue(t, name, v1alpha1.ConditionReady, v1alpha1.ConditionBridgeReady, v1alpha1.ConditionUplinkReady,
+					v1alpha1.ConditionDHCPRulesReady, v1alpha1.ConditionBridgeNetfilterReady)
+			})
+			rules := brouteRules(t, n, "eth1")
+			if len(rules) == 0 {
+				t.Errorf("%s: no broute DHCP rule for eth1 although DHCPRulesReady is True", name)
+			}
+			t.Logf("proved: %s: the controller set spec vlan/eth1, the agent made eth1 an up port of %s with vlan_filtering=1 and %d broute DHCP rules; Ready, BridgeReady, UplinkReady, DHCPRulesReady, BridgeNetfilterReady True (%v after enable)",
+				name, bridge, len(rules), time.Since(start).Round(100*time.Millisecond))
+		}
+	})
+
+	nads := map[string]string{
+		"vms":   `{"cniVersion":"0.3.1","type":"bridge","bridge":"harvester-br0","vlan":100,"vlanTrunk":[{"minID":200,"maxID":202}]}`,
+		"db":    `{"cniVersion":"0.3.1","type":"bridge","bridge":"harvester-br0","vlan":300}`,
+		"other": `{"cniVersion":"0.3.1","type":"bridge","bridge":"other-br","vlan":400}`,
+	}
+	t.Run("NADs: status.networkIDs and the kernel's bridge VLANs agree", func(t *testing.T) {
+		start := time.Now()
+		for _, name := range []string{"vms", "db", "other"} {
+			createNAD(t, name, nads[name])
+		}
+		want := []int{100, 200, 201, 202, 300}
+		for name, n := range nodes {
+			eventually(t, wait, func() string { return vlansAgree(t, n, uplink[name], want) })
+			t.Logf("proved: %s: status.networkIDs %v, VLANsReady and Ready True, and `bridge -compressvlans vlan show dev %s`: %s (%v after the NADs; other-br's VLAN 400 ignored)",
+				name, want, uplink[name], compressedVLANs(t, n, uplink[name]), time.Since(start).Round(100*time.Millisecond))
+		}
+	})
+
+	t.Run("switching NICs moves the uplink and its VLANs; the management NIC keeps the node reachable", func(t *testing.T) {
+		start := time.Now()
+		want := []int{100, 200, 201, 202, 300}
+		setNIC(t, "n1", "eth0")
+		setNIC(t, "n2", "eth2")
+		uplink["n1"], uplink["n2"] = "eth0", "eth2"
+		for name, n := range nodes {
+			eventually(t, wait, func() string {
+				if msg := uplinkAgrees(t, n, uplink[name]); msg != "" {
+					return msg
+				}
+				if l, _ := nsOf(n).Link(t, "eth1"); l.Master != "" {
+					return fmt.Sprintf("%s: eth1 still has master %q", name, l.Master)
+				}
+				if v := nsOf(n).BridgeVLANs(t, "eth1"); len(v) != 0 {
+					return fmt.Sprintf("%s: eth1 still has bridge VLANs %v", name, v)
+				}
+				return vlansAgree(t, n, uplink[name], want)
+			})
+		}
+		eventually(t, wait, func() string {
+			br, _ := nsOf(n1).Link(t, bridge)
+			if !slices.Contains(br.GlobalAddrs(), "10.50.0.1/24") || !hasDefaultRoute(n1, bridge) {
+				return fmt.Sprintf("n1: bridge addresses %v, default route on the bridge %v", br.GlobalAddrs(), hasDefaultRoute(n1, bridge))
+			}
+			h, err := hnode(t, "n1")
+			if err != nil {
+				return err.Error()
+			}
+			if got := h.Status.NetworkStatus[bridge].IPv4Address; !slices.Contains(got, "10.50.0.1/24") {
+				return fmt.Sprintf("n1: status.networkStatus[%s].ipv4Address %v", bridge, got)
+			}
+			return ""
+		})
+		ping(t, n1.Addr4())
+		for _, name := range []string{"n1", "n2"} {
+			t.Logf("proved: %s: uplink switched eth1 -> %s through the API; eth1 released; `bridge -compressvlans vlan show dev %s`: %s = status.networkIDs (%v after the edit)",
+				name, uplink[name], uplink[name], compressedVLANs(t, nodes[name], uplink[name]), time.Since(start).Round(100*time.Millisecond))
+		}
+		t.Logf("proved: n1: management NIC eth0 enslaved, 10.50.0.1/24 and the default route moved onto %s (also in status), and the node answers ping", bridge)
+	})
+
+	t.Run("deleting a NAD removes its VLAN from status and kernel", func(t *testing.T) {
+		start := time.Now()
+		if err := guest.Net.K8sV1().NetworkAttachmentDefinitions("default").Delete(ctx(t), "db", metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		want := []int{100, 200, 201, 202}
+		for name, n := range nodes {
+			eventually(t, wait, func() string { return vlansAgree(t, n, uplink[name], want) })
+		}
+		t.Logf("proved: NAD db deleted: VLAN 300 gone from status.networkIDs and from the uplinks of n1 (%s) and n2 (%s) (%v)",
+			compressedVLANs(t, n1, "eth0"), compressedVLANs(t, n2, "eth2"), time.Since(start).Round(100*time.Millisecond))
+	})
+
+	t.Run("disable: Node objects deleted, bridges torn down, NICs given back", func(t *testing.T) {
+		start := time.Now()
+		setClusterNetwork(t, false, "eth1")
+		for name, n := range nodes {
+			eventually(t, wait, func() string {
+				if _, err := hnode(t, name); !apierrors.IsNotFound(err) {
+					return fmt.Sprintf("hnode %s still there: %v", name, err)
+				}
+				if _, ok := nsOf(n).Link(t, bridge); ok {
+					return name + ": " + bridge + " still there"
+				}
+				for _, nic := range []string{"eth0", "eth1", "eth2"} {
+					l, _ := nsOf(n).Link(t, nic)
+					if l.Master != "" || !l.Up() {
+						return fmt.Sprintf("%s: %s master %q up %v", name, nic, l.Master, l.Up())
+					}
+				}
+				e0, _ := nsOf(n).Link(t, "eth0")
+				addrs := e0.GlobalAddrs()
+				slices.Sort(addrs)
+				if want := []string{n.Addr4() + "/24", n.Addr6() + "/64"}; !slices.Equal(addrs, want) || !hasDefaultRoute(n, "eth0") {
+					return fmt.Sprintf("%s: eth0 addresses %v (want %v), default route on eth0 %v", name, addrs, want, hasDefaultRoute(n, "eth0"))
+				}
+				if r := brouteRules(t, n, ""); len(r) != 0 {
+					return fmt.Sprintf("%s: broute rules left: %v", name, r)
+				}
+				return ""
+			})
+		}
+		ping(t, n1.Addr4())
+		ping(t, n2.Addr4())
+		t.Logf("proved: disable: both Node objects deleted after their agents tore down (%v): no %s, no broute rules, eth0..eth2 without master, n1's 10.50.0.1/24, fd50::1/64 and default route back on eth0, both nodes answer ping",
+			time.Since(start).Round(100*time.Millisecond), bridge)
+	})
+}
+
+func hnode(t *testing.T, name string) (*v1alpha1.Node, error) {
+	return guest.Net.NetworkV1alpha1().Nodes().Get(ctx(t), name, metav1.GetOptions{})
+}
+
+func nsOf(n *framework.RunningNode) *nt.NS { return &nt.NS{Name: n.NS} }
+
+func condition(n *v1alpha1.Node, typ string) metav1.Condition {
+	for _, c := range n.Status.Conditions {
+		if c.Type == typ {
+			return c
+		}
+	}
+	return metav1.Condition{Type: typ, Status: "absent"}
+}
+
+// conditionsTrue says "" when all the node's conditions of these types are True.
+func conditionsTrue(t *testing.T, name string, types ...string) string {
+	h, err := hnode(t, name)
+	if err != nil {
+		return err.Error()
+	}
+	for _, typ := range types {
+		if c := condition(h, typ); c.Status != metav1.ConditionTrue {
+			return fmt.Sprintf("%s %s is %s/%s: %s", name, typ, c.Status, c.Reason, c.Message)
+		}
+	}
+	return ""
+}
+
+// uplinkAgrees says "" when nic is an up port of a vlan_filtering bridge in
+// the kernel and the API's status says the same.
+func uplinkAgrees(t *testing.T, n *framework.RunningNode, nic string) string {
+	l, ok := nsOf(n).Link(t, nic)
+	if !ok || l.Master != bridge || !l.Up() {
+		return fmt.Sprintf("%s: %s is not an up port of %s (master %q)", n.Name, nic, bridge, l.Master)
+	}
+	br, ok := nsOf(n).Link(t, bridge)
+	if !ok || br.LinkInfo.Data.VLANFiltering == nil || *br.LinkInfo.Data.VLANFiltering != 1 {
+		return fmt.Sprintf("%s: %s has no vlan_filtering=1 (%+v)", n.Name, bridge, br.LinkInfo)
+	}
+	h, err := hnode(t, n.Name)
+	if err != nil {
+		return err.Error()
+	}
+	st := h.Status.NetworkStatus
+	if st[nic].Master != bridge || st[bridge].VLANFiltering == nil || !*st[bridge].VLANFiltering || h.Status.UplinkStatus != v1alpha1.LinkUp {
+		return fmt.Sprintf("%s: status does not show %s as the up port of a vlan_filtering %s: uplinkStatus %q, networkStatus %+v",
+			n.Name, nic, bridge, h.Status.UplinkStatus, st)
+	}
+	if c := condition(h, v1alpha1.ConditionUplinkReady); c.Status != metav1.ConditionTrue {
+		return fmt.Sprintf("%s UplinkReady is %s/%s: %s", n.Name, c.Status, c.Reason, c.Message)
+	}
+	return ""
+}
+
+// vlansAgree says "" when status.networkIDs is want, VLANsReady is True
+// and the kernel has exactly want (and the default PVID 1) on the uplink.
+func vlansAgree(t *testing.T, n *framework.RunningNode, nic string, want []int) string {
+	h, err := hnode(t, n.Name)
+	if err != nil {
+		return err.Error()
+	}
+	if !slices.Equal(h.Status.NetworkIDs, want) {
+		return fmt.Sprintf("%s: status.networkIDs %v, want %v", n.Name, h.Status.NetworkIDs, want)
+	}
+	if msg := conditionsTrue(t, n.Name, v1alpha1.ConditionVLANsReady, v1alpha1.ConditionReady); msg != "" {
+		return msg
+	}
+	if got := nsOf(n).BridgeVLANs(t, nic); !slices.Equal(got, append([]int{1}, want...)) {
+		return fmt.Sprintf("%s: the kernel has VLANs %v on %s, want 1 (PVID) and %v", n.Name, got, nic, want)
+	}
+	return ""
+}
+
+// compressedVLANs is `bridge -compressvlans vlan show dev nic` on one line.
+func compressedVLANs(t *testing.T, n *framework.RunningNode, nic string) string {
+	out := nsOf(n).Exec(t, "bridge", "-compressvlans", "vlan", "show", "dev", nic)
+	_, rows, _ := strings.Cut(strings.TrimSpace(out), "\n")
+	return strings.Join(strings.Fields(rows), " ")
+}
+
+// brouteRules lists the node's broute rules, only those for nic if set.
+func brouteRules(t *testing.T, n *framework.RunningNode, nic string) []string {
+	var out []string
+	for _, r := range nsOf(n).EbtablesRules(t, "broute", "BROUTING") {
+		if nic == "" || strings.Contains(r.Rule, "-i "+nic+" ") {
+			out = append(out, r.Rule)
+		}
+	}
+	return out
+}
+
+func hasDefaultRoute(n *framework.RunningNode, dev string) bool {
+	out, _ := n.IP("route", "show", "default", "dev", dev)
+	return strings.Contains(out, "via "+framework.Gateway4)
+}
+
+func setClusterNetwork(t *testing.T, enable bool, nic string) {
+	t.Helper()
+	eventually(t, wait, func() string {
+		cn, err := guest.Net.NetworkV1alpha1().ClusterNetworks().Get(ctx(t), v1alpha1.ClusterNetworkVLAN, metav1.GetOptions{})
+		if err != nil {
+			return "ClusterNetwork vlan: " + err.Error() // the controller creates it
+		}
+		cn.Spec.Enable, cn.Spec.DefaultPhysicalNIC = enable, nic
+		if _, err := guest.Net.NetworkV1alpha1().ClusterNetworks().Update(ctx(t), cn, metav1.UpdateOptions{}); err != nil {
+			return err.Error()
+		}
+		return ""
+	})
+}
+
+func setNIC(t *testing.T, node, nic string) {
+	t.Helper()
+	eventually(t, wait, func() string {
+		n, err := hnode(t, node)
+		if err != nil {
+			return err.Error()
+		}
+		n.Spec.Network.NIC = nic
+		if _, err := guest.Net.NetworkV1alpha1().Nodes().Update(ctx(t), n, metav1.UpdateOptions{}); err != nil {
+			return err.Error() // a conflict with the agent's write: retry
+		}
+		return ""
+	})
+}
+
+func createNAD(t *testing.T, name, config string) {
+	t.Helper()
+	nad := &cniv1.NetworkAttachmentDefinition{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"}, Spec: cniv1.NetworkAttachmentDefinitionSpec{Config: config}}
+	if _, err := guest.Net.K8sV1().NetworkAttachmentDefinitions("default").Create(ctx(t), nad, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// ping checks the node answers on its management address from the switch.
+func ping(t *testing.T, addr string) {
+	t.Helper()
+	if out, err := exec.Command("ip", "netns", "exec", guest.Switch.NS, "ping", "-c1", "-W2", addr).CombinedOutput(); err != nil {
+		t.Errorf("the node does not answer on %s: %v: %s", addr, err, out)
+	}
+}
