@@ -59,25 +59,9 @@ func run(m *testing.M) int {
 	return code
 }
 
-func ctx(t *testing.T) context.Context {
-	c, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	t.Cleanup(cancel)
-	return c
-}
+func ctx(t *testing.T) context.Context { return framework.Ctx(t) }
 
-// eventually polls check until it returns "" or the deadline passes, and
-// then fails with what check said last.
 func eventually(t *testing.T, deadline time.Duration, check func() string) {
 	t.Helper()
-	end := time.Now().Add(deadline)
-	for {
-		msg := check()
-		if msg == "" {
-			return
-		}
-		if time.Now().After(end) {
-			t.Fatalf("after %v: %s", deadline, msg)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	framework.Eventually(t, deadline, check)
 }

@@ -12,8 +12,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/harvnet/harvnet/e2e/framework"
 	nt "github.com/harvnet/harvnet/internal/netnstest"
-	cniv1 "github.com/harvnet/harvnet/pkg/apis/k8s.cni.cncf.io/v1"
 	"github.com/harvnet/harvnet/pkg/apis/network.harvesterhci.io/v1alpha1"
 )
 
@@ -303,48 +303,22 @@ func TestStory(t *testing.T) {
 
 func setClusterNetwork(t *testing.T, enable bool, nic string) {
 	t.Helper()
-	eventually(t, wait, func() string {
-		cn, err := cluster.Net.NetworkV1alpha1().ClusterNetworks().Get(ctx(t), "vlan", metav1.GetOptions{})
-		if err != nil {
-			return "ClusterNetwork vlan: " + err.Error() // the controller creates it
-		}
-		cn.Spec.Enable, cn.Spec.DefaultPhysicalNIC = enable, nic
-		if _, err := cluster.Net.NetworkV1alpha1().ClusterNetworks().Update(ctx(t), cn, metav1.UpdateOptions{}); err != nil {
-			return err.Error()
-		}
-		return ""
-	})
+	framework.SetClusterNetwork(t, cluster.Net, enable, nic)
 }
 
 func setNIC(t *testing.T, node, nic string) {
 	t.Helper()
-	eventually(t, wait, func() string {
-		n, err := hnode(t, node)
-		if err != nil {
-			return err.Error()
-		}
-		n.Spec.Network.NIC = nic
-		if _, err := cluster.Net.NetworkV1alpha1().Nodes().Update(ctx(t), n, metav1.UpdateOptions{}); err != nil {
-			return err.Error() // a conflict with the agent's write: retry
-		}
-		return ""
-	})
+	framework.SetNIC(t, cluster.Net, node, nic)
 }
 
 func createNAD(t *testing.T, name, config string) {
 	t.Helper()
-	nad := &cniv1.NetworkAttachmentDefinition{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"}, Spec: cniv1.NetworkAttachmentDefinitionSpec{Config: config}}
-	if _, err := cluster.Net.K8sV1().NetworkAttachmentDefinitions("default").Create(ctx(t), nad, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	framework.CreateNAD(t, cluster.Net, name, config)
 }
 
-// ping checks the node answers on its management address from the switch.
 func ping(t *testing.T, addr string) {
 	t.Helper()
-	if out, err := exec.Command("ip", "netns", "exec", cluster.Switch.NS, "ping", "-c1", "-W2", addr).CombinedOutput(); err != nil {
-		t.Errorf("the node does not answer on %s: %v: %s", addr, err, out)
-	}
+	framework.Ping(t, cluster.Switch, addr)
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -41,31 +41,41 @@ type RunningNode struct {
 // and creates the switch. bin holds harvnet-agent and harvnet-controller.
 func NewCluster(root, dir, prefix, bin string) (*Cluster, error) {
 	c := &Cluster{Root: root, Dir: dir, Prefix: prefix, Bin: bin, Nodes: map[string]*RunningNode{}}
-	var err error
-	if c.CP, err = StartControlPlane(root, dir); err != nil {
+	if err := c.install(); err != nil {
 		return c, err
+	}
+	var err error
+	c.Switch, err = NewSwitch(prefix)
+	return c, err
+}
+
+// install starts the control plane, makes the admin clients, and applies
+// the NAD CRD and manifests/.
+func (c *Cluster) install() error {
+	var err error
+	if c.CP, err = StartControlPlane(c.Root, c.Dir); err != nil {
+		return err
 	}
 	admin, err := c.CP.Admin()
 	if err != nil {
-		return c, err
+		return err
 	}
 	if c.Kube, err = kubernetes.NewForConfig(admin); err != nil {
-		return c, err
+		return err
 	}
 	if c.Net, err = versioned.NewForConfig(admin); err != nil {
-		return c, err
+		return err
 	}
 	for _, args := range [][]string{
-		{"apply", "-f", filepath.Join(root, "crds", "k8s.cni.cncf.io_network-attachment-definitions.yaml")},
-		{"apply", "-k", filepath.Join(root, "manifests")},
+		{"apply", "-f", filepath.Join(c.Root, "crds", "k8s.cni.cncf.io_network-attachment-definitions.yaml")},
+		{"apply", "-k", filepath.Join(c.Root, "manifests")},
 		{"wait", "--for", "condition=Established", "crd", "--all", "--timeout", "60s"},
 	} {
 		if _, err := c.Kubectl(args...); err != nil {
-			return c, err
+			return err
 		}
 	}
-	c.Switch, err = NewSwitch(prefix)
-	return c, err
+	return nil
 }
 
 // Kubectl runs bin/kubectl as admin.

@@ -39,28 +39,8 @@ const (
 // Close the returned Cluster (also after an error) to stop everything.
 func StartVMHost(root, dir, bin string) (*Cluster, error) {
 	c := &Cluster{Root: root, Dir: dir, Bin: bin, Nodes: map[string]*RunningNode{}}
-	var err error
-	if c.CP, err = StartControlPlane(root, dir); err != nil {
+	if err := c.install(); err != nil {
 		return c, err
-	}
-	admin, err := c.CP.Admin()
-	if err != nil {
-		return c, err
-	}
-	if c.Kube, err = kubernetes.NewForConfig(admin); err != nil {
-		return c, err
-	}
-	if c.Net, err = versioned.NewForConfig(admin); err != nil {
-		return c, err
-	}
-	for _, args := range [][]string{
-		{"apply", "-f", filepath.Join(root, "crds", "k8s.cni.cncf.io_network-attachment-definitions.yaml")},
-		{"apply", "-k", filepath.Join(root, "manifests")},
-		{"wait", "--for", "condition=Established", "crd", "--all", "--timeout", "60s"},
-	} {
-		if _, err := c.Kubectl(args...); err != nil {
-			return c, err
-		}
 	}
 	return c, c.StartController()
 }

@@ -95,25 +95,9 @@ func dumpTail(path string, n int) {
 	fmt.Printf("guest: last %d lines of %s:\n%s\n", len(lines), path, "    "+strings.Join(lines, "\n    "))
 }
 
-func ctx(t *testing.T) context.Context {
-	c, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	t.Cleanup(cancel)
-	return c
-}
+func ctx(t *testing.T) context.Context { return framework.Ctx(t) }
 
-// eventually polls check until it returns "" or the deadline passes, and
-// then fails with what check said last.
 func eventually(t *testing.T, deadline time.Duration, check func() string) {
 	t.Helper()
-	end := time.Now().Add(deadline)
-	for {
-		msg := check()
-		if msg == "" {
-			return
-		}
-		if time.Now().After(end) {
-			t.Fatalf("after %v: %s", deadline, msg)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	framework.Eventually(t, deadline, check)
 }

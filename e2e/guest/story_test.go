@@ -2,7 +2,6 @@ package guest
 
 import (
 	"fmt"
-	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/harvnet/harvnet/e2e/framework"
 	nt "github.com/harvnet/harvnet/internal/netnstest"
-	cniv1 "github.com/harvnet/harvnet/pkg/apis/k8s.cni.cncf.io/v1"
 	"github.com/harvnet/harvnet/pkg/apis/network.harvesterhci.io/v1alpha1"
 )
 
@@ -281,46 +279,20 @@ func hasDefaultRoute(n *framework.RunningNode, dev string) bool {
 
 func setClusterNetwork(t *testing.T, enable bool, nic string) {
 	t.Helper()
-	eventually(t, wait, func() string {
-		cn, err := guest.Net.NetworkV1alpha1().ClusterNetworks().Get(ctx(t), v1alpha1.ClusterNetworkVLAN, metav1.GetOptions{})
-		if err != nil {
-			return "ClusterNetwork vlan: " + err.Error() // the controller creates it
-		}
-		cn.Spec.Enable, cn.Spec.DefaultPhysicalNIC = enable, nic
-		if _, err := guest.Net.NetworkV1alpha1().ClusterNetworks().Update(ctx(t), cn, metav1.UpdateOptions{}); err != nil {
-			return err.Error()
-		}
-		return ""
-	})
+	framework.SetClusterNetwork(t, guest.Net, enable, nic)
 }
 
 func setNIC(t *testing.T, node, nic string) {
 	t.Helper()
-	eventually(t, wait, func() string {
-		n, err := hnode(t, node)
-		if err != nil {
-			return err.Error()
-		}
-		n.Spec.Network.NIC = nic
-		if _, err := guest.Net.NetworkV1alpha1().Nodes().Update(ctx(t), n, metav1.UpdateOptions{}); err != nil {
-			return err.Error() // a conflict with the agent's write: retry
-		}
-		return ""
-	})
+	framework.SetNIC(t, guest.Net, node, nic)
 }
 
 func createNAD(t *testing.T, name, config string) {
 	t.Helper()
-	nad := &cniv1.NetworkAttachmentDefinition{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"}, Spec: cniv1.NetworkAttachmentDefinitionSpec{Config: config}}
-	if _, err := guest.Net.K8sV1().NetworkAttachmentDefinitions("default").Create(ctx(t), nad, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	framework.CreateNAD(t, guest.Net, name, config)
 }
 
-// ping checks the node answers on its management address from the switch.
 func ping(t *testing.T, addr string) {
 	t.Helper()
-	if out, err := exec.Command("ip", "netns", "exec", guest.Switch.NS, "ping", "-c1", "-W2", addr).CombinedOutput(); err != nil {
-		t.Errorf("the node does not answer on %s: %v: %s", addr, err, out)
-	}
+	framework.Ping(t, guest.Switch, addr)
 }
