@@ -119,15 +119,7 @@ rm -rf "$hdir" && mkdir -p "$hdir"
 phase "starting kube-apiserver and etcd on 127.0.0.1, and harvnet-controller"
 "$out/bin/vmhost" -root "$root" -dir "$hdir" -bin "$out/bin" -ready "$hdir/ready" >"$hdir/vmhost.log" 2>&1 </dev/null &
 hpid=$!
-deadline=$((SECONDS + 180))
-until [[ -f $hdir/ready ]]; do
-  if ! kill -0 "$hpid" 2>/dev/null || ((SECONDS > deadline)); then
-    tail -n 30 "$hdir/vmhost.log" >&2
-    fail "the control plane or the controller did not start; logs in $hdir"
-  fi
-  sleep 0.2
-done
-api_port=$(sed -n 's/^port=//p' "$hdir/ready")
+api_port=$(vm_host_port "$hdir" "$hpid") || fail "the control plane or the controller did not start; logs in $hdir"
 
 phase "building the VM image"
 vm_hooks=("$vmdir/guest-net:00-guest-net")

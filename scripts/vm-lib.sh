@@ -259,3 +259,20 @@ vm_kill_qemu() {
 }
 
 vm_lists=() vm_tests=() vm_hooks=() vm_bins=() vm_files=() vm_main= vm_config=
+
+# vm_host_port <dir> <pid>: waits until vmhost (pid) wrote <dir>/ready and
+# prints the API server port from it; returns 1, with the log's tail on
+# stderr, if vmhost died or was not ready within 180 s.
+vm_host_port() {
+  local dir=$1 pid=$2 deadline=$((SECONDS + 180)) port
+  until [[ -f $dir/ready ]]; do
+    if ! kill -0 "$pid" 2>/dev/null || ((SECONDS > deadline)); then
+      tail -n 30 "$dir/vmhost.log" >&2
+      return 1
+    fi
+    sleep 0.2
+  done
+  port=$(sed -n 's/^port=//p' "$dir/ready")
+  [[ $port =~ ^[0-9]+$ ]] || return 1
+  echo "$port"
+}

@@ -181,16 +181,7 @@ fi
 
 if ((tierb)); then
   phase "tier B: waiting for the host's control plane"
-  deadline=$((SECONDS + 180))
-  until [[ -f $hdir/ready ]]; do
-    if ! kill -0 "$hpid" 2>/dev/null || ((SECONDS > deadline)); then
-      tail -n 30 "$hdir/vmhost.log" >&2
-      fail "tier B: the control plane or the controller did not start; logs in $hdir"
-    fi
-    sleep 0.2
-  done
-  api_port=$(sed -n 's/^port=//p' "$hdir/ready")
-  [[ $api_port =~ ^[0-9]+$ ]] || fail "tier B: no port in $hdir/ready"
+  api_port=$(vm_host_port "$hdir" "$hpid") || fail "tier B: the control plane or the controller did not start; logs in $hdir"
   say "$(tail -n1 "$hdir/vmhost.log")"
 fi
 

@@ -135,18 +135,7 @@ func (c *Cluster) StartController() error {
 // Close stops every process and removes every namespace; it keeps the logs.
 func (c *Cluster) Close() {
 	c.Controller.Stop()
-	for _, rn := range c.Nodes {
-		if rn.Agent != nil {
-			rn.Agent.Stop()
-		}
-		if rn.Relay != nil {
-			rn.Relay.Close()
-		}
-		rn.Close()
-	}
-	if c.Switch != nil {
-		c.Switch.Close()
-	}
+	closeNodes(c.Nodes, c.Switch)
 	if c.CP != nil {
 		_ = c.CP.Stop()
 	}
@@ -160,4 +149,21 @@ func Build(root, dir string) error {
 		return fmt.Errorf("go build: %v: %s", err, out)
 	}
 	return nil
+}
+
+// closeNodes stops each node's agent and relay, then deletes the node and
+// switch namespaces.
+func closeNodes(nodes map[string]*RunningNode, sw *Switch) {
+	for _, rn := range nodes {
+		if rn.Agent != nil {
+			rn.Agent.Stop()
+		}
+		if rn.Relay != nil {
+			rn.Relay.Close()
+		}
+		rn.Close()
+	}
+	if sw != nil {
+		sw.Close()
+	}
 }

@@ -168,17 +168,4 @@ func (g *Guest) StartAgent(name string) error {
 func (g *Guest) AgentLog(name string) string { return filepath.Join(g.Dir, "agent-"+name+".log") }
 
 // Close stops the agents and relays and removes every namespace.
-func (g *Guest) Close() {
-	for _, rn := range g.Nodes {
-		if rn.Agent != nil {
-			rn.Agent.Stop()
-		}
-		if rn.Relay != nil {
-			rn.Relay.Close()
-		}
-		rn.Close()
-	}
-	if g.Switch != nil {
-		g.Switch.Close()
-	}
-}
+func (g *Guest) Close() { closeNodes(g.Nodes, g.Switch) }
