@@ -70,10 +70,19 @@ func (n *NS) IP(t testing.TB, args ...string) string {
 	return out
 }
 
-// TryIP runs `ip -n <ns> args...` and returns its output and error.
+// TryIP runs `ip -n <ns> args...` and returns its output and error. Only
+// stdout is the output: ip warns on stderr when another test's namespace
+// vanishes while it names link-netns peers, and that noise must not leak into
+// snapshots compared byte for byte. On failure stderr is appended.
 func (n *NS) TryIP(args ...string) (string, error) {
-	out, err := exec.Command("ip", append([]string{"-n", n.Name}, args...)...).CombinedOutput()
-	return string(out), err
+	var stderr strings.Builder
+	cmd := exec.Command("ip", append([]string{"-n", n.Name}, args...)...)
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return string(out) + stderr.String(), err
+	}
+	return string(out), nil
 }
 
 // Exec runs a command inside the namespace.
