@@ -31,6 +31,10 @@ func TestStory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	n3, err := cluster.AddNode(ctx(t), "n3")
+	if err != nil {
+		t.Fatal(err)
+	}
 	vlanCapable := nt.KernelHasVLANFiltering(t)
 
 	t.Run("enable creates Node objects with the default NIC", func(t *testing.T) {
@@ -107,13 +111,13 @@ func TestStory(t *testing.T) {
 		setClusterNetwork(t, true, "eth2")
 		// The controller re-checks every node when the ClusterNetwork
 		// changes; give it a pass by waiting for a new core Node's object.
-		if _, err := cluster.Kube.CoreV1().Nodes().Create(ctx(t), &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n3"}}, metav1.CreateOptions{}); err != nil {
+		if _, err := cluster.Kube.CoreV1().Nodes().Create(ctx(t), &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n4"}}, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		eventually(t, wait, func() string {
-			n3, err := hnode(t, "n3")
-			if err != nil || n3.Spec.Network.NIC != "eth2" {
-				return fmt.Sprintf("n3: %v %+v, want created with eth2", err, n3)
+			n4, err := hnode(t, "n4")
+			if err != nil || n4.Spec.Network.NIC != "eth2" {
+				return fmt.Sprintf("n4: %v %+v, want created with eth2", err, n4)
 			}
 			return ""
 		})
@@ -122,7 +126,7 @@ func TestStory(t *testing.T) {
 				t.Errorf("%s nic %q, want it kept as %q", name, n.Spec.Network.NIC, want)
 			}
 		}
-		if err := cluster.Kube.CoreV1().Nodes().Delete(ctx(t), "n3", metav1.DeleteOptions{}); err != nil {
+		if err := cluster.Kube.CoreV1().Nodes().Delete(ctx(t), "n4", metav1.DeleteOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -283,6 +287,8 @@ func TestStory(t *testing.T) {
 	})
 
 	t.Run("disable deletes the objects and the agents tear down", func(t *testing.T) {
+		eventually(t, wait, func() string { return enslaved(n3, "eth1") })
+		n3.Agent.Kill() // n3's agent is down through the disable: see below
 		setClusterNetwork(t, false, "eth1")
 		eventually(t, wait, func() string {
 			if _, err := hnode(t, "n1"); !apierrors.IsNotFound(err) {
@@ -298,6 +304,43 @@ func TestStory(t *testing.T) {
 			return ""
 		})
 		ping(t, n1.Addr4())
+	})
+
+	t.Run("an agent that was down tears down when it returns, even if its object is gone", func(t *testing.T) {
+		// The finalizer holds n3's object while no agent can tear down...
+		eventually(t, wait, func() string {
+			n, err := hnode(t, "n3")
+			if err != nil || n.DeletionTimestamp == nil {
+				return fmt.Sprintf("n3 not waiting on its finalizer: %v", err)
+			}
+			return ""
+		})
+		if msg := enslaved(n3, "eth1"); msg != "" {
+			t.Errorf("n3's host changed with no agent running: %s", msg)
+		}
+		// ...until an impatient operator removes the finalizer by hand, so
+		// the returning agent finds no object at all.
+		if out, err := cluster.Kubectl("patch", "hnode", "n3", "--type=merge", "-p", `{"metadata":{"finalizers":null}}`); err != nil {
+			t.Fatalf("kubectl patch: %v: %s", err, out)
+		}
+		eventually(t, wait, func() string {
+			if _, err := hnode(t, "n3"); !apierrors.IsNotFound(err) {
+				return fmt.Sprintf("hnode n3 still there: %v", err)
+			}
+			return ""
+		})
+		if err := cluster.StartAgent("n3"); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, wait, func() string {
+			if _, ok := link(n3, bridge); ok {
+				return "bridge still on n3"
+			}
+			if e1, _ := link(n3, "eth1"); e1.Master != "" || !e1.up() {
+				return fmt.Sprintf("n3 eth1 master %q, up %v", e1.Master, e1.up())
+			}
+			return ""
+		})
 	})
 }
 

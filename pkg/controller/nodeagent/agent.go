@@ -3,6 +3,7 @@ package nodeagent
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"slices"
 
 	"github.com/rancher/lasso/pkg/cache"
@@ -10,6 +11,7 @@ import (
 	"github.com/rancher/lasso/pkg/controller"
 	"github.com/rancher/wrangler/v3/pkg/schemes"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -95,7 +97,16 @@ func setup(ctx context.Context, restCfg *rest.Config, host *hostnet.Host, cfg Co
 	})
 	start := func() error {
 		go a.writer.run(ctx)
-		return scf.Start(ctx, 1)
+		if err := scf.Start(ctx, 1); err != nil {
+			return err
+		}
+		// Start returns once the caches have synced, so a missing object
+		// is the API server's answer, not a cache still filling.
+		if _, err := nodes.Cache().Get(cfg.NodeName); apierrors.IsNotFound(err) && ctx.Err() == nil {
+			slog.Info("no Node object for this node: tearing down what harvnet set up", "node", cfg.NodeName)
+			in.absent()
+		}
+		return nil
 	}
 	return a, start, nil
 }

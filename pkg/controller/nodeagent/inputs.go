@@ -29,6 +29,21 @@ func (i *inputs) node(n *v1alpha1.Node, deleted bool) {
 	i.set(i.in)
 }
 
+// absent says the synced cache holds no object for this node: it was
+// deleted while no agent ran (its finalizer removed by hand) or never made.
+// That is the same as an empty spec, so whatever harvnet set up is torn
+// down. An object seen meanwhile wins: it is newer than the cache check.
+func (i *inputs) absent() {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if i.haveObj {
+		return
+	}
+	i.haveObj = true
+	i.in.Deleted = true
+	i.set(i.in)
+}
+
 func (i *inputs) vlans(v []int) {
 	i.mu.Lock()
 	defer i.mu.Unlock()
