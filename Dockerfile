@@ -1,4 +1,5 @@
-# Both binaries in one image. The runtime carries iptables and
+# Both binaries in one image. The runtime carries iptables (both its nft and
+# legacy backends: the agent fixes whichever FORWARD chain drops) and
 # ebtables-legacy: Debian 12's nft-based ebtables has no broute table.
 FROM golang:1.26-bookworm AS build
 WORKDIR /src

@@ -32,6 +32,7 @@ func run() error {
 	stateDir := fs.String("state-dir", "/var/lib/harvnet", "where the agent keeps what it moved off the uplink")
 	metricsAddr := fs.String("metrics-addr", ":9101", "address for /metrics; empty or 0 turns it off")
 	healthAddr := fs.String("health-addr", ":9102", "address for /healthz; empty or 0 turns it off")
+	sysctlDir := fs.String("sysctl-dir", hostnet.DefaultSysctlDir, "directory whose net/ is the host's /proc/sys/net (a pod mounts it outside /proc, which runtimes keep read-only)")
 	resync := fs.Duration("resync", 5*time.Second, "how often sysctl, iptables and ebtables are re-checked (they have no events)")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		return err
@@ -52,6 +53,11 @@ func run() error {
 		return err
 	}
 	defer host.Close()
+	if *sysctlDir != hostnet.DefaultSysctlDir {
+		if err := host.SetSysctlDir(*sysctlDir); err != nil {
+			return fmt.Errorf("--sysctl-dir: %w", err)
+		}
+	}
 
 	ctx, cancel := daemon.SignalContext()
 	defer cancel()

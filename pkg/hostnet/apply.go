@@ -66,9 +66,9 @@ func (h *Host) apply(a plan.Action) error {
 	case plan.SetBridgeNFCall:
 		return h.setBridgeNF(a.Value)
 	case plan.AddForwardAccept:
-		return h.addForwardAccept(a.Link)
+		return h.addForwardAccept(a.Backend, a.Link)
 	case plan.DelForwardAccept:
-		return h.delForwardAccept(a.Link)
+		return h.delForwardAccept(a.Backend, a.Link)
 	}
 	return fmt.Errorf("unknown action %q", a.Op)
 }

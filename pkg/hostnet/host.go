@@ -2,6 +2,8 @@ package hostnet
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync"
 
 	"github.com/containernetworking/plugins/pkg/netlinksafe"
@@ -14,6 +16,10 @@ import (
 type Host struct {
 	netns ns.NetNS // nil: the namespace of the calling process
 	nl    netlinksafe.Handle
+	// sysctlDir is where procfs's sys directory is reachable. A container
+	// runtime mounts /proc/sys read-only and refuses mounts under /proc, so
+	// the agent's pod mounts the host's /proc/sys/net elsewhere.
+	sysctlDir string
 
 	mu  sync.Mutex
 	ebt *ebtables // nil until a backend is found
@@ -26,7 +32,7 @@ type Host struct {
 // Only a route netlink socket is opened: the xfrm and netfilter ones a
 // default handle adds are unused, and fail where their modules are absent.
 func New(nsPath string) (*Host, error) {
-	h := &Host{}
+	h := &Host{sysctlDir: DefaultSysctlDir}
 	var err error
 	if nsPath == "" {
 		h.nl, err = netlinksafe.NewHandle(unix.NETLINK_ROUTE)
@@ -45,6 +51,19 @@ func New(nsPath string) (*Host, error) {
 		return nil, fmt.Errorf("netlink in %s: %w", nsPath, err)
 	}
 	return h, nil
+}
+
+// DefaultSysctlDir is procfs's sys directory where nothing moved it.
+const DefaultSysctlDir = "/proc/sys"
+
+// SetSysctlDir makes the host read and write sysctls under dir (its net/
+// must be procfs's) instead of /proc/sys.
+func (h *Host) SetSysctlDir(dir string) error {
+	if _, err := os.Stat(filepath.Join(dir, "net", "core")); err != nil {
+		return fmt.Errorf("sysctl directory %s has no net/core: mount the host's /proc/sys/net at %s/net (%w)", dir, dir, err)
+	}
+	h.sysctlDir = dir
+	return nil
 }
 
 // NsHandle returns the namespace for netlink subscriptions; -1 is the caller's.

@@ -1,10 +1,10 @@
 package hostnet
 
 import (
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
-
-	"github.com/containernetworking/plugins/pkg/utils/sysctl"
 
 	"github.com/harvnet/harvnet/pkg/hoststate"
 	"github.com/harvnet/harvnet/pkg/plan"
@@ -15,7 +15,7 @@ const bridgeNFCallIPTables = "net/bridge/bridge-nf-call-iptables"
 // netfilterState is what RefreshNetfilter read last.
 type netfilterState struct {
 	bridgeNF *int
-	forward  hoststate.Forward
+	forward  []hoststate.Forward
 	dhcp     []hoststate.DHCPRule
 	backend  string
 	missing  plan.Missing
@@ -23,9 +23,12 @@ type netfilterState struct {
 
 func (n netfilterState) copyTo(st *hoststate.State) {
 	st.BridgeNFCallIPTables = n.bridgeNF
-	st.Forward = n.forward
-	st.Forward.AcceptIn = append([]string(nil), n.forward.AcceptIn...)
-	st.Forward.AcceptOut = append([]string(nil), n.forward.AcceptOut...)
+	st.Forward = nil
+	for _, f := range n.forward {
+		f.AcceptIn = append([]string(nil), f.AcceptIn...)
+		f.AcceptOut = append([]string(nil), f.AcceptOut...)
+		st.Forward = append(st.Forward, f)
+	}
 	st.DHCPRules = append([]hoststate.DHCPRule(nil), n.dhcp...)
 	st.DHCPBackend = n.backend
 }
@@ -36,7 +39,7 @@ func (h *Host) RefreshNetfilter() plan.Missing {
 	var n netfilterState
 	n.missing = plan.Missing{}
 	_ = h.do(func() error {
-		n.bridgeNF = readBridgeNF()
+		n.bridgeNF = h.readBridgeNF()
 		if fw, err := readForward(); err != nil {
 			n.missing[plan.CapIPTables] = err.Error()
 		} else {
@@ -65,12 +68,12 @@ func (h *Host) RefreshNetfilter() plan.Missing {
 	return n.missing
 }
 
-func readBridgeNF() *int {
-	v, err := sysctl.Sysctl(bridgeNFCallIPTables)
+func (h *Host) readBridgeNF() *int {
+	b, err := os.ReadFile(filepath.Join(h.sysctlDir, bridgeNFCallIPTables))
 	if err != nil {
 		return nil // br_netfilter is not loaded in this namespace
 	}
-	n, err := strconv.Atoi(strings.TrimSpace(v))
+	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
 	if err != nil {
 		return nil
 	}
@@ -79,7 +82,8 @@ func readBridgeNF() *int {
 
 func (h *Host) setBridgeNF(v int) error {
 	return h.do(func() error {
-		_, err := sysctl.Sysctl(bridgeNFCallIPTables, strconv.Itoa(v))
-		return err
+		// net sysctls resolve in the namespace of the thread that opens
+		// them, wherever procfs is mounted, so h.do aims the write.
+		return os.WriteFile(filepath.Join(h.sysctlDir, bridgeNFCallIPTables), []byte(strconv.Itoa(v)), 0o644)
 	})
 }

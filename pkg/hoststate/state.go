@@ -14,8 +14,10 @@ type State struct {
 	// BridgeNFCallIPTables is the value of net.bridge.bridge-nf-call-iptables;
 	// nil when br_netfilter is not loaded, so bridged frames skip iptables anyway.
 	BridgeNFCallIPTables *int
-	// Forward is the iptables FORWARD chain as far as harvnet cares.
-	Forward Forward
+	// Forward holds the iptables FORWARD chain of each backend (nf_tables,
+	// legacy) whose filter table exists: either can drop bridged traffic,
+	// and a host may use both at once. Nil until read.
+	Forward []Forward
 	// DHCPRules are the broute rules in BROUTING, in the backend's own words.
 	DHCPRules []DHCPRule
 	// DHCPBackend is the ebtables command in use, "" when none works.
@@ -97,10 +99,10 @@ type VLAN struct {
 	Untagged bool
 }
 
-// Forward is the iptables FORWARD chain as seen by harvnet.
+// Forward is one iptables backend's FORWARD chain as seen by harvnet.
 type Forward struct {
-	Known  bool // false when iptables could not be read
-	Policy string
+	Backend string // "nf_tables" or "legacy", as iptables --version says
+	Policy  string
 	// Accepts lists the interfaces with harvnet's in and out ACCEPT rules.
 	AcceptIn  []string
 	AcceptOut []string

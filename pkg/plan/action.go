@@ -46,6 +46,8 @@ type Action struct {
 	VIDs   []Range
 	Rule   hoststate.DHCPRule
 	Value  int
+	// Backend is the iptables backend a Forward action is for.
+	Backend string
 	// Owner is the NIC whose address or route an AddAddr or AddRoute moves.
 	Owner string
 }
@@ -96,9 +98,9 @@ func (a Action) String() string {
 	case SetBridgeNFCall:
 		return fmt.Sprintf("set net.bridge.bridge-nf-call-iptables to %d", a.Value)
 	case AddForwardAccept:
-		return "accept forwarding in and out of " + a.Link
+		return fmt.Sprintf("accept forwarding in and out of %s (iptables %s)", a.Link, a.Backend)
 	case DelForwardAccept:
-		return "remove the forward accept rules of " + a.Link
+		return fmt.Sprintf("remove the forward accept rules of %s (iptables %s)", a.Link, a.Backend)
 	}
 	return string(a.Op) + " " + a.Link
 }

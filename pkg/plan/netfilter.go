@@ -62,20 +62,24 @@ func bridgeNFStep(in Input) Step {
 // harvnet's rules on teardown.
 func forwardStep(in Input, keep bool) Step {
 	s := Step{Phase: PhaseForward}
-	f, br := in.Host.Forward, in.Desired.Bridge
-	if why := in.Missing[CapIPTables]; why != "" || !f.Known {
-		if keep && why != "" {
+	br := in.Desired.Bridge
+	if why := in.Missing[CapIPTables]; why != "" {
+		if keep {
 			s.Skipped = "the iptables FORWARD chain cannot be checked: " + why
 		}
-		return s // not read yet: the next netfilter refresh decides
+		return s
 	}
-	has := contains(f.AcceptIn, br) && contains(f.AcceptOut, br)
-	had := contains(f.AcceptIn, br) || contains(f.AcceptOut, br)
-	switch {
-	case keep && f.Policy == "DROP" && !has:
-		s.add(Action{Op: AddForwardAccept, Link: br})
-	case !keep && had:
-		s.add(Action{Op: DelForwardAccept, Link: br})
+	// Each backend on its own: ACCEPT rules in one do not get past a DROP
+	// policy in the other.
+	for _, f := range in.Host.Forward {
+		has := contains(f.AcceptIn, br) && contains(f.AcceptOut, br)
+		had := contains(f.AcceptIn, br) || contains(f.AcceptOut, br)
+		switch {
+		case keep && f.Policy == "DROP" && !has:
+			s.add(Action{Op: AddForwardAccept, Link: br, Backend: f.Backend})
+		case !keep && had:
+			s.add(Action{Op: DelForwardAccept, Link: br, Backend: f.Backend})
+		}
 	}
 	return s
 }

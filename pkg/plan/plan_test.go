@@ -64,7 +64,7 @@ func freshHost() *hoststate.State {
 		},
 		Routes:               mgmtRoutes(2),
 		BridgeNFCallIPTables: &zero,
-		Forward:              hoststate.Forward{Known: true, Policy: "ACCEPT"},
+		Forward:              []hoststate.Forward{{Backend: "nf_tables", Policy: "ACCEPT"}},
 		DHCPBackend:          "ebtables-nft",
 	}
 }
@@ -592,28 +592,42 @@ func TestBridgeNFStep(t *testing.T) {
 }
 
 func TestForwardStep(t *testing.T) {
+	nft := func(policy string, in, out []string) hoststate.Forward {
+		return hoststate.Forward{Backend: "nf_tables", Policy: policy, AcceptIn: in, AcceptOut: out}
+	}
+	legacy := func(policy string, in, out []string) hoststate.Forward {
+		return hoststate.Forward{Backend: "legacy", Policy: policy, AcceptIn: in, AcceptOut: out}
+	}
+	br0 := []string{"br0"}
+	add := func(backend string) Action { return Action{Op: AddForwardAccept, Link: "br0", Backend: backend} }
+	del := func(backend string) Action { return Action{Op: DelForwardAccept, Link: "br0", Backend: backend} }
 	tests := []struct {
 		name     string
 		teardown bool
-		fwd      hoststate.Forward
+		fwd      []hoststate.Forward
 		missing  Missing
 		acts     []Action
 		skipped  string
 	}{
-		{name: "DROP without rules", fwd: hoststate.Forward{Known: true, Policy: "DROP"}, acts: []Action{{Op: AddForwardAccept, Link: "br0"}}},
-		{name: "DROP with half the rules", fwd: hoststate.Forward{Known: true, Policy: "DROP", AcceptIn: []string{"br0"}}, acts: []Action{{Op: AddForwardAccept, Link: "br0"}}},
-		{name: "DROP with rules of another bridge", fwd: hoststate.Forward{Known: true, Policy: "DROP", AcceptIn: []string{"br1"}, AcceptOut: []string{"br1"}}, acts: []Action{{Op: AddForwardAccept, Link: "br0"}}},
-		{name: "DROP with rules", fwd: hoststate.Forward{Known: true, Policy: "DROP", AcceptIn: []string{"br0"}, AcceptOut: []string{"br0"}}},
-		{name: "ACCEPT", fwd: hoststate.Forward{Known: true, Policy: "ACCEPT"}},
-		{name: "ACCEPT keeps old rules", fwd: hoststate.Forward{Known: true, Policy: "ACCEPT", AcceptIn: []string{"br0"}, AcceptOut: []string{"br0"}}},
+		{name: "DROP without rules", fwd: []hoststate.Forward{nft("DROP", nil, nil)}, acts: []Action{add("nf_tables")}},
+		{name: "DROP with half the rules", fwd: []hoststate.Forward{nft("DROP", br0, nil)}, acts: []Action{add("nf_tables")}},
+		{name: "DROP with rules of another bridge", fwd: []hoststate.Forward{nft("DROP", []string{"br1"}, []string{"br1"})}, acts: []Action{add("nf_tables")}},
+		{name: "DROP with rules", fwd: []hoststate.Forward{nft("DROP", br0, br0)}},
+		{name: "ACCEPT", fwd: []hoststate.Forward{nft("ACCEPT", nil, nil)}},
+		{name: "ACCEPT keeps old rules", fwd: []hoststate.Forward{nft("ACCEPT", br0, br0)}},
+		{name: "not read yet", fwd: nil},
+		{name: "DROP in legacy only", fwd: []hoststate.Forward{nft("ACCEPT", nil, nil), legacy("DROP", nil, nil)}, acts: []Action{add("legacy")}},
+		{name: "DROP in both", fwd: []hoststate.Forward{nft("DROP", nil, nil), legacy("DROP", nil, nil)}, acts: []Action{add("nf_tables"), add("legacy")}},
+		{name: "rules in the other backend do not count", fwd: []hoststate.Forward{nft("ACCEPT", br0, br0), legacy("DROP", nil, nil)}, acts: []Action{add("legacy")}},
 		{
-			name: "iptables missing", fwd: hoststate.Forward{Policy: "DROP"}, missing: Missing{CapIPTables: "iptables not found"},
+			name: "iptables missing", fwd: nil, missing: Missing{CapIPTables: "iptables not found"},
 			skipped: "the iptables FORWARD chain cannot be checked: iptables not found",
 		},
-		{name: "teardown with rules", teardown: true, fwd: hoststate.Forward{Known: true, Policy: "DROP", AcceptIn: []string{"br0"}, AcceptOut: []string{"br0"}}, acts: []Action{{Op: DelForwardAccept, Link: "br0"}}},
-		{name: "teardown with half the rules", teardown: true, fwd: hoststate.Forward{Known: true, Policy: "ACCEPT", AcceptOut: []string{"br0"}}, acts: []Action{{Op: DelForwardAccept, Link: "br0"}}},
-		{name: "teardown without rules", teardown: true, fwd: hoststate.Forward{Known: true, Policy: "DROP"}},
-		{name: "teardown with iptables missing", teardown: true, fwd: hoststate.Forward{}, missing: Missing{CapIPTables: "iptables not found"}},
+		{name: "teardown with rules", teardown: true, fwd: []hoststate.Forward{nft("DROP", br0, br0)}, acts: []Action{del("nf_tables")}},
+		{name: "teardown with half the rules", teardown: true, fwd: []hoststate.Forward{nft("ACCEPT", nil, br0)}, acts: []Action{del("nf_tables")}},
+		{name: "teardown without rules", teardown: true, fwd: []hoststate.Forward{nft("DROP", nil, nil)}},
+		{name: "teardown in each backend with rules", teardown: true, fwd: []hoststate.Forward{nft("DROP", br0, br0), legacy("ACCEPT", nil, nil), {Backend: "x", AcceptIn: br0}}, acts: []Action{del("nf_tables"), del("x")}},
+		{name: "teardown with iptables missing", teardown: true, fwd: nil, missing: Missing{CapIPTables: "iptables not found"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -678,8 +692,8 @@ func TestActionString(t *testing.T) {
 		{Action{Op: DelVLANs, Link: "eth0", VIDs: []Range{{20, 20}}}, "remove VLANs 20 on eth0"},
 		{Action{Op: AddDHCPRule, Rule: hoststate.DHCPRule{NIC: "eth0", MAC: mac0, Dir: DirSrc}}, "add DHCP broute rule for eth0 (src MAC " + mac0 + ")"},
 		{Action{Op: DelDHCPRule, Rule: hoststate.DHCPRule{NIC: "eth9", MAC: mac1, Dir: DirDst}}, "remove DHCP broute rule for eth9 (dst MAC " + mac1 + ")"},
-		{Action{Op: AddForwardAccept, Link: "br0"}, "accept forwarding in and out of br0"},
-		{Action{Op: DelForwardAccept, Link: "br0"}, "remove the forward accept rules of br0"},
+		{Action{Op: AddForwardAccept, Link: "br0", Backend: "legacy"}, "accept forwarding in and out of br0 (iptables legacy)"},
+		{Action{Op: DelForwardAccept, Link: "br0", Backend: "nf_tables"}, "remove the forward accept rules of br0 (iptables nf_tables)"},
 		{Action{Op: "Frobnicate", Link: "x"}, "Frobnicate x"},
 	}
 	for _, tt := range tests {

@@ -1,6 +1,7 @@
 package reconcile_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -31,23 +32,48 @@ func TestBridgeNFCallIPTablesIsTurnedOff(t *testing.T) {
 	}
 }
 
+// A DROP policy can sit in either iptables backend, or both; ACCEPT rules
+// only help in the backend that drops.
 func TestForwardAcceptRulesFollowADropPolicy(t *testing.T) {
-	requireTool(t, "iptables")
+	backends := []string{"iptables-nft", "iptables-legacy"}
+	for _, b := range backends {
+		requireTool(t, b)
+	}
+	for _, dropIn := range [][]string{{"iptables-nft"}, {"iptables-legacy"}, backends} {
+		t.Run(strings.Join(dropIn, "+"), func(t *testing.T) {
+			f := newFixture(t)
+			for _, b := range dropIn {
+				f.node.Exec(t, b, "-P", "FORWARD", "DROP")
+			}
+			f.reconcile(t, vlanSpec(""))
+			for _, b := range backends {
+				rules := f.node.Exec(t, b, "-S", "FORWARD")
+				for _, want := range []string{"-A FORWARD -i " + br + " -j ACCEPT", "-A FORWARD -o " + br + " -j ACCEPT"} {
+					if got := strings.Contains(rules, want); got != slices.Contains(dropIn, b) {
+						t.Errorf("%s FORWARD has %q: %v, want %v:\n%s", b, want, got, !got, rules)
+					}
+				}
+			}
+			if again := f.reconcile(t, vlanSpec("")); len(again.Applied) != 0 {
+				t.Errorf("second pass applied %v", again.Applied)
+			}
+			f.reconcile(t, desired.Input{})
+			for _, b := range backends {
+				if rules := f.node.Exec(t, b, "-S", "FORWARD"); strings.Contains(rules, br) {
+					t.Errorf("teardown left %s rules:\n%s", b, rules)
+				}
+			}
+		})
+	}
+}
+
+// Reading the legacy backend must not create its filter table where the
+// node does not use it: every packet would then also walk its hooks.
+func TestForwardCheckLeavesAnUnusedLegacyTableUncreated(t *testing.T) {
 	f := newFixture(t)
-	f.node.Exec(t, "iptables", "-P", "FORWARD", "DROP")
 	f.reconcile(t, vlanSpec(""))
-	rules := f.node.Exec(t, "iptables", "-S", "FORWARD")
-	for _, want := range []string{"-A FORWARD -i " + br + " -j ACCEPT", "-A FORWARD -o " + br + " -j ACCEPT"} {
-		if !strings.Contains(rules, want) {
-			t.Errorf("FORWARD chain lacks %q:\n%s", want, rules)
-		}
-	}
-	if again := f.reconcile(t, vlanSpec("")); len(again.Applied) != 0 {
-		t.Errorf("second pass applied %v", again.Applied)
-	}
-	f.reconcile(t, desired.Input{})
-	if rules := f.node.Exec(t, "iptables", "-S", "FORWARD"); strings.Contains(rules, br) {
-		t.Errorf("teardown left rules:\n%s", rules)
+	if names := f.node.Exec(t, "cat", "/proc/net/ip_tables_names"); strings.Contains(names, "filter") {
+		t.Errorf("the legacy filter table was created: ip_tables_names %q", names)
 	}
 }
 

@@ -60,7 +60,7 @@ func host() *hoststate.State {
 			"br0":  {{VID: 1, PVID: true, Untagged: true}},
 		},
 		BridgeNFCallIPTables: &zero,
-		Forward:              hoststate.Forward{Known: true, Policy: "ACCEPT"},
+		Forward:              []hoststate.Forward{{Backend: "nf_tables", Policy: "ACCEPT"}},
 		DHCPRules:            []hoststate.DHCPRule{{NIC: "eth0", MAC: mac0, Dir: plan.DirSrc}, {NIC: "eth0", MAC: mac0, Dir: plan.DirDst}},
 		DHCPBackend:          "ebtables-nft",
 	}
@@ -259,7 +259,7 @@ func TestBuildStepErrors(t *testing.T) {
 func TestBuildNetfilterMerge(t *testing.T) {
 	h := host()
 	h.BridgeNFCallIPTables = nil
-	h.Forward = hoststate.Forward{}
+	h.Forward = nil
 	res := result(steady, h, plan.Missing{plan.CapIPTables: "iptables: command not found"})
 	st := Build(res, opts, 1)
 	c := findCond(t, st.Conditions, v1alpha1.ConditionBridgeNetfilterReady)
