@@ -61,14 +61,18 @@ func run() error {
 
 	ctx, cancel := daemon.SignalContext()
 	defer cancel()
-	if err := daemon.Endpoints(ctx, *healthAddr, *metricsAddr, func() error { return nil }); err != nil {
-		return err
-	}
-	slog.Info("harvnet-agent starting", "node", *nodeName, "bridge", opts.BridgeName, "uplinkTypes", opts.UplinkTypes)
-	return nodeagent.Run(ctx, restCfg, host, nodeagent.Config{
+	a, err := nodeagent.New(ctx, restCfg, host, nodeagent.Config{
 		NodeName: *nodeName,
 		Loop:     agent.Config{Options: opts, StateDir: *stateDir, Resync: *resync},
 	})
+	if err != nil {
+		return err
+	}
+	if err := daemon.Endpoints(ctx, *healthAddr, *metricsAddr, a.Healthy); err != nil {
+		return err
+	}
+	slog.Info("harvnet-agent starting", "node", *nodeName, "bridge", opts.BridgeName, "uplinkTypes", opts.UplinkTypes)
+	return a.Run(ctx)
 }
 
 func splitList(s string) []string {

@@ -2,7 +2,9 @@ package agent
 
 import (
 	"context"
+	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/harvnet/harvnet/pkg/desired"
@@ -22,6 +24,10 @@ type Config struct {
 	Quiet, MaxWait time.Duration
 	// OnResult receives every pass's result; it must not block for long.
 	OnResult func(reconcile.Result)
+	// StuckAfter is how long the loop may go without coming round before
+	// Healthy fails; default the larger of 3 resyncs and a minute (an
+	// iptables call may wait that long for the xtables lock).
+	StuckAfter time.Duration
 }
 
 // Loop is one agent's reconcile loop over one network namespace.
@@ -30,6 +36,10 @@ type Loop struct {
 	host *hostnet.Host
 	rec  *reconcile.Reconciler
 	mon  *monitor.Monitor
+
+	// beat is when the loop last came round, in Unix nanoseconds; 0 until
+	// Run starts.
+	beat atomic.Int64
 
 	mu     sync.Mutex
 	input  *desired.Input
@@ -47,6 +57,9 @@ func New(host *hostnet.Host, cfg Config) (*Loop, error) {
 	}
 	if cfg.MaxWait == 0 {
 		cfg.MaxWait = 50 * time.Millisecond
+	}
+	if cfg.StuckAfter == 0 {
+		cfg.StuckAfter = max(3*cfg.Resync, time.Minute)
 	}
 	rec, err := reconcile.New(host, cfg.Options, cfg.StateDir)
 	if err != nil {
@@ -89,6 +102,7 @@ func (l *Loop) Run(ctx context.Context) {
 	var retry <-chan time.Time
 	backoff := time.Second
 	for {
+		l.beat.Store(time.Now().UnixNano())
 		refresh := false
 		select {
 		case <-ctx.Done():
@@ -110,6 +124,21 @@ func (l *Loop) Run(ctx context.Context) {
 			backoff = min(backoff*2, 30*time.Second)
 		}
 	}
+}
+
+// Healthy fails when the loop has not come round for StuckAfter: a pass
+// stuck in the kernel, a tool or a lock, which only a restart ends. Before
+// Run it is healthy: the agent may be waiting for the API server, and a
+// restart would not bring that back sooner.
+func (l *Loop) Healthy() error {
+	b := l.beat.Load()
+	if b == 0 {
+		return nil
+	}
+	if since := time.Since(time.Unix(0, b)); since > l.cfg.StuckAfter {
+		return fmt.Errorf("the reconcile loop has not come round for %v (limit %v): a pass is stuck", since.Round(time.Second), l.cfg.StuckAfter)
+	}
+	return nil
 }
 
 // pass runs one reconcile with the latest input, if there is one yet.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -26,9 +27,11 @@ type running struct {
 	loop *agent.Loop
 	// repaired receives every pass that applied something and converged.
 	repaired chan time.Time
+	// hold, when set, keeps every pass from finishing until it is closed.
+	hold atomic.Pointer[chan struct{}]
 }
 
-func start(t testing.TB, resync time.Duration) *running {
+func start(t testing.TB, resync time.Duration, tweak ...func(*agent.Config)) *running {
 	t.Helper()
 	node := nt.NewNode(t)
 	node.AddManagementNIC(t, "eth0")
@@ -38,11 +41,14 @@ func start(t testing.TB, resync time.Duration) *running {
 	}
 	t.Cleanup(host.Close)
 	r := &running{node: node, repaired: make(chan time.Time, 100)}
-	r.loop, err = agent.New(host, agent.Config{
+	cfg := agent.Config{
 		Options:  desired.Options{BridgeName: br, UplinkTypes: []string{"device", "bond", "veth"}},
 		StateDir: t.TempDir(),
 		Resync:   resync,
 		OnResult: func(res reconcile.Result) {
+			if h := r.hold.Load(); h != nil {
+				<-*h
+			}
 			if len(res.Applied) > 0 && !res.Failed() {
 				select {
 				case r.repaired <- time.Now():
@@ -50,7 +56,11 @@ func start(t testing.TB, resync time.Duration) *running {
 				}
 			}
 		},
-	})
+	}
+	for _, f := range tweak {
+		f(&cfg)
+	}
+	r.loop, err = agent.New(host, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,4 +144,23 @@ func TestLoopFollowsSpecChanges(t *testing.T) {
 		_, ok := r.node.Link(t, br)
 		return !ok
 	})
+}
+
+// A pass that never ends (a hung tool or lock) must show in /healthz, so
+// the kubelet restarts the agent; once passes come round again it is
+// healthy.
+func TestHealthyFailsWhileAPassIsStuck(t *testing.T) {
+	r := start(t, 20*time.Millisecond, func(c *agent.Config) { c.StuckAfter = 200 * time.Millisecond })
+	if err := r.loop.Healthy(); err != nil {
+		t.Fatalf("a running loop is unhealthy: %v", err)
+	}
+	release := make(chan struct{})
+	r.hold.Store(&release) // the next resync pass hangs in OnResult
+	nt.Eventually(t, deadline, "Healthy to report the stuck pass", func() bool {
+		err := r.loop.Healthy()
+		return err != nil && strings.Contains(err.Error(), "stuck")
+	})
+	r.hold.Store(nil)
+	close(release)
+	nt.Eventually(t, deadline, "Healthy once passes come round again", func() bool { return r.loop.Healthy() == nil })
 }

@@ -36,23 +36,33 @@ type Config struct {
 	Loop     agent.Config
 }
 
-// Agent is a running node agent.
+// Agent is one node's agent.
 type Agent struct {
 	cfg    Config
 	loop   *agent.Loop
 	writer *writer
+	start  func() error
 }
 
 // StatusWrites is how many status writes the agent has made.
 func (a *Agent) StatusWrites() uint64 { return a.writer.writes.Load() }
 
-// Run starts the agent and blocks until ctx ends.
-func Run(ctx context.Context, restCfg *rest.Config, host *hostnet.Host, cfg Config) error {
+// Healthy fails when the host reconcile loop is stuck; see agent.Loop.
+func (a *Agent) Healthy() error { return a.loop.Healthy() }
+
+// New wires an agent to the API server and the host; Run starts it.
+func New(ctx context.Context, restCfg *rest.Config, host *hostnet.Host, cfg Config) (*Agent, error) {
 	a, start, err := setup(ctx, restCfg, host, cfg)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if err := start(); err != nil {
+	a.start = start
+	return a, nil
+}
+
+// Run waits for the caches, then reconciles until ctx ends.
+func (a *Agent) Run(ctx context.Context) error {
+	if err := a.start(); err != nil {
 		return err
 	}
 	a.loop.Run(ctx)
