@@ -497,3 +497,17 @@ func TestInventoryManagementThroughBond(t *testing.T) {
 		t.Errorf("UsedByManagement = %v, want %v", got, want)
 	}
 }
+
+func TestBuildForwardMessageNamesTheDroppingBackends(t *testing.T) {
+	h := host()
+	h.Forward = []hoststate.Forward{
+		{Backend: "nf_tables", Policy: "ACCEPT"},
+		{Backend: "legacy", Policy: "DROP", AcceptIn: []string{"br0"}, AcceptOut: []string{"br0"}},
+	}
+	st := Build(result(steady, h, nil), opts, 1)
+	c := findCond(t, st.Conditions, v1alpha1.ConditionBridgeNetfilterReady)
+	want := "forwarding through br0 is allowed by ACCEPT rules under the FORWARD DROP policy of iptables legacy"
+	if c.Status != metav1.ConditionTrue || !strings.Contains(c.Message, want) {
+		t.Errorf("BridgeNetfilterReady %s %q, want True naming %q", c.Status, c.Message, want)
+	}
+}

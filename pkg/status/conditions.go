@@ -121,6 +121,15 @@ func readyMessage(res reconcile.Result, s reconcile.StepResult) string {
 	case plan.PhaseBridgeNF:
 		return "net.bridge.bridge-nf-call-iptables is 0"
 	case plan.PhaseForward:
+		var dropping []string
+		for _, f := range res.Host.Forward {
+			if f.Policy == "DROP" {
+				dropping = append(dropping, f.Backend)
+			}
+		}
+		if len(dropping) > 0 {
+			return fmt.Sprintf("forwarding through %s is allowed by ACCEPT rules under the FORWARD DROP policy of iptables %s", res.Desired.Bridge, strings.Join(dropping, " and "))
+		}
 		return "forwarding through " + res.Desired.Bridge + " is allowed"
 	}
 	return "nothing to do"
