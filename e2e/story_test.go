@@ -126,9 +126,47 @@ func TestStory(t *testing.T) {
 				t.Errorf("%s nic %q, want it kept as %q", name, n.Spec.Network.NIC, want)
 			}
 		}
+	})
+
+	t.Run("a core Node made again under its name (a reinstall) owns the object", func(t *testing.T) {
 		if err := cluster.Kube.CoreV1().Nodes().Delete(ctx(t), "n4", metav1.DeleteOptions{}); err != nil {
 			t.Fatal(err)
 		}
+		core, err := cluster.Kube.CoreV1().Nodes().Create(ctx(t), &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n4"}}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, wait, func() string {
+			n4, err := hnode(t, "n4")
+			if err != nil || len(n4.OwnerReferences) != 1 || n4.OwnerReferences[0].UID != core.UID {
+				return fmt.Sprintf("n4: %v %+v, want owned by the new core Node %s", err, n4, core.UID)
+			}
+			return ""
+		})
+		if err := cluster.Kube.CoreV1().Nodes().Delete(ctx(t), "n4", metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("an object deleted by hand comes back while the network is on", func(t *testing.T) {
+		if err := cluster.Net.NetworkV1alpha1().Nodes().Delete(ctx(t), "n2", metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		// n2's agent tears down and lets go; the controller makes a new
+		// object with today's default NIC, eth2, and the agent follows.
+		eventually(t, wait, func() string {
+			n, err := hnode(t, "n2")
+			if err != nil || n.DeletionTimestamp != nil || n.Spec.Network.NIC != "eth2" {
+				return fmt.Sprintf("n2: %v, want a new object with eth2", err)
+			}
+			if msg := enslaved(n2, "eth2"); msg != "" {
+				return msg
+			}
+			if e1, _ := link(n2, "eth1"); e1.Master != "" {
+				return "eth1 still enslaved on n2"
+			}
+			return ""
+		})
 	})
 
 	t.Run("the agent records Events for what it changed", func(t *testing.T) {

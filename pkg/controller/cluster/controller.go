@@ -77,17 +77,26 @@ func (c *Controller) onCoreNode(name string, core *corev1.Node) (*corev1.Node, e
 	if cn == nil || !cn.Spec.Enable {
 		return core, nil // onNode deletes existing objects
 	}
-	if _, err := c.nodes.Cache().Get(name); err == nil || !apierrors.IsNotFound(err) {
-		return core, err // exists: its spec is the user's now
+	obj, err := c.nodes.Cache().Get(name)
+	switch {
+	case err == nil && obj.DeletionTimestamp == nil:
+		// Its spec is the user's now; only a core Node deleted and made
+		// again under the same name (a reinstall) needs the owner fixed,
+		// or the garbage collector deletes the object for the old owner.
+		if refs, changed := ownerRefs(obj.OwnerReferences, core); changed {
+			cp := obj.DeepCopy()
+			cp.OwnerReferences = refs
+			_, err = c.nodes.Update(cp)
+		}
+		return core, err
+	case err == nil:
+		return core, nil // going: onNode brings this back here once it is gone
+	case !apierrors.IsNotFound(err):
+		return core, err
 	}
-	obj := &v1alpha1.Node{
-		ObjectMeta: metav1.ObjectMeta{
-			Name: name,
-			OwnerReferences: []metav1.OwnerReference{{
-				APIVersion: "v1", Kind: "Node", Name: core.Name, UID: core.UID,
-			}},
-		},
-		Spec: v1alpha1.NodeSpec{Network: v1alpha1.NetworkSpec{Type: v1alpha1.NetworkTypeVLAN, NIC: cn.Spec.DefaultPhysicalNIC}},
+	obj = &v1alpha1.Node{
+		ObjectMeta: metav1.ObjectMeta{Name: name, OwnerReferences: []metav1.OwnerReference{ownerRef(core)}},
+		Spec:       v1alpha1.NodeSpec{Network: v1alpha1.NetworkSpec{Type: v1alpha1.NetworkTypeVLAN, NIC: cn.Spec.DefaultPhysicalNIC}},
 	}
 	if _, err := c.nodes.Create(obj); err != nil && !apierrors.IsAlreadyExists(err) {
 		return core, err
@@ -95,9 +104,37 @@ func (c *Controller) onCoreNode(name string, core *corev1.Node) (*corev1.Node, e
 	return core, nil
 }
 
+func ownerRef(core *corev1.Node) metav1.OwnerReference {
+	return metav1.OwnerReference{APIVersion: "v1", Kind: "Node", Name: core.Name, UID: core.UID}
+}
+
+// ownerRefs returns refs with the reference to a core Node of that name
+// pointing at core, and whether that changed anything. Other owners stay.
+func ownerRefs(refs []metav1.OwnerReference, core *corev1.Node) ([]metav1.OwnerReference, bool) {
+	out := make([]metav1.OwnerReference, 0, len(refs)+1)
+	found, changed := false, false
+	for _, r := range refs {
+		if r.APIVersion == "v1" && r.Kind == "Node" {
+			if found || r.Name != core.Name || r.UID != core.UID {
+				changed = true
+				continue
+			}
+			found = true
+		}
+		out = append(out, r)
+	}
+	if !found {
+		out, changed = append(out, ownerRef(core)), true
+	}
+	return out, changed
+}
+
 // onNode deletes objects whose core Node is gone or whose network is off.
 func (c *Controller) onNode(name string, n *v1alpha1.Node) (*v1alpha1.Node, error) {
 	if n == nil {
+		// Deleted by hand while the network is on, or gone after a
+		// deletion onCoreNode saw pending: the core Node decides anew.
+		c.coreNodes.Enqueue(name)
 		return nil, nil
 	}
 	_, err := c.coreNodes.Cache().Get(name)
