@@ -40,7 +40,7 @@
 #   HARVNET_VM_ENV      NAME=value words exported to the tests in the VM
 #   HARVNET_VM_TIMEOUT  seconds until a VM that has not reported is killed
 #                       (240 for tier A alone, 360 with tier B)
-#   HARVNET_VM_GO_TIMEOUT  -test.timeout per test binary, in seconds (120)
+#   HARVNET_VM_GO_TIMEOUT  -test.timeout per test binary, in seconds (180)
 #   HARVNET_VM_MEM (1024), HARVNET_VM_SMP (2)
 set -euo pipefail
 
@@ -75,7 +75,7 @@ else
 fi
 out=${HARVNET_VM_OUT:-$root/_output/vm}
 boot_timeout=${HARVNET_VM_TIMEOUT:-$((tierb ? 360 : 240))}
-go_timeout=${HARVNET_VM_GO_TIMEOUT:-120}
+go_timeout=${HARVNET_VM_GO_TIMEOUT:-180}
 log=$out/console.log
 t0=$SECONDS
 

@@ -136,7 +136,7 @@ func (l *Loop) Healthy() error {
 		return nil
 	}
 	if since := time.Since(time.Unix(0, b)); since > l.cfg.StuckAfter {
-		return fmt.Errorf("the reconcile loop has not come round for %v (limit %v): a pass is stuck", since.Round(time.Second), l.cfg.StuckAfter)
+		return fmt.Errorf("the reconcile loop has not come round for %v (limit %v): a pass is stuck", since.Round(time.Millisecond), l.cfg.StuckAfter)
 	}
 	return nil
 }

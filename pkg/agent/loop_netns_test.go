@@ -150,7 +150,8 @@ func TestLoopFollowsSpecChanges(t *testing.T) {
 // the kubelet restarts the agent; once passes come round again it is
 // healthy.
 func TestHealthyFailsWhileAPassIsStuck(t *testing.T) {
-	r := start(t, 20*time.Millisecond, func(c *agent.Config) { c.StuckAfter = 200 * time.Millisecond })
+	// Generous for emulated kernels, where one pass can take a second.
+	r := start(t, 50*time.Millisecond, func(c *agent.Config) { c.StuckAfter = 3 * time.Second })
 	if err := r.loop.Healthy(); err != nil {
 		t.Fatalf("a running loop is unhealthy: %v", err)
 	}

@@ -47,9 +47,7 @@ func (h *Host) Observe() (*hoststate.State, error) {
 		}
 	}
 	for _, r := range routes {
-		if hr, ok := toRoute(r); ok {
-			st.Routes = append(st.Routes, hr)
-		}
+		st.Routes = append(st.Routes, toRoutes(r)...)
 	}
 	if st.PortVLANs, err = h.portVLANs(byIndex); err != nil {
 		return nil, err
@@ -92,12 +90,35 @@ func toAddr(a netlink.Addr) hoststate.Addr {
 	return out
 }
 
-func toRoute(r netlink.Route) (hoststate.Route, bool) {
-	// Only single-device unicast routes of real tables: multipath, local and
-	// broadcast routes are not the node's configuration to move.
-	if r.Type != unix.RTN_UNICAST || r.LinkIndex == 0 || r.Table == unix.RT_TABLE_LOCAL {
-		return hoststate.Route{}, false
+// toRoutes returns a unicast route of a real table as one Route per
+// device: a multipath route as one per next hop. IPv6 joins a route
+// appended on a second device with the first into one multipath route, as
+// happens for a moment while a NIC's routes move to the bridge; each hop
+// is still one device's route, to move or remove on its own. Local and
+// broadcast routes are not the node's configuration to move.
+func toRoutes(r netlink.Route) []hoststate.Route {
+	if r.Type != unix.RTN_UNICAST || r.Table == unix.RT_TABLE_LOCAL {
+		return nil
 	}
+	if len(r.MultiPath) == 0 {
+		if r.LinkIndex == 0 {
+			return nil
+		}
+		return []hoststate.Route{toRoute(r)}
+	}
+	var out []hoststate.Route
+	for _, nh := range r.MultiPath {
+		if nh.LinkIndex == 0 {
+			continue
+		}
+		hop := toRoute(r)
+		hop.LinkIndex, hop.Gw = nh.LinkIndex, ipOf(nh.Gw)
+		out = append(out, hop)
+	}
+	return out
+}
+
+func toRoute(r netlink.Route) hoststate.Route {
 	out := hoststate.Route{
 		LinkIndex: r.LinkIndex,
 		Protocol:  int(r.Protocol),
@@ -116,7 +137,7 @@ func toRoute(r netlink.Route) (hoststate.Route, bool) {
 	}
 	out.Gw = ipOf(r.Gw)
 	out.Src = ipOf(r.Src)
-	return out, true
+	return out
 }
 
 func ipOf(ip net.IP) netip.Addr {

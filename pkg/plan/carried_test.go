@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"net/netip"
 	"testing"
 
 	"github.com/harvnet/harvnet/pkg/desired"
@@ -139,4 +140,31 @@ func TestCarriedNothingToGiveBack(t *testing.T) {
 	if !p.Empty() {
 		t.Errorf("plan for a vanished NIC = %+v, want empty", p)
 	}
+}
+
+// An agent died after releasing eth0 but before removing the bridge's
+// copies: the bridge keeps a VM port and another address of its own, and
+// loses only what was carried for eth0.
+func TestCarriedReleaseFinishedAfterACrash(t *testing.T) {
+	own := hoststate.Addr{Prefix: netip.MustParsePrefix("172.16.0.1/24")}
+	ownRoute := hoststate.Route{Dst: netip.MustParsePrefix("172.16.0.0/16"), Gw: netip.MustParseAddr("172.16.0.254"), LinkIndex: 3, Protocol: 4, Table: 254, Family: 2}
+	h := steadyHost()
+	h.Links[1].MasterIndex = 0
+	h.Links[1].Addrs = []hoststate.Addr{addr4, addr6, addrLL}
+	h.Links[2].Addrs = append(h.Links[2].Addrs, own)
+	h.Links = append(h.Links, hoststate.Link{Name: "vm1", Index: 9, Type: "veth", MasterIndex: 3, AdminUp: true})
+	h.Routes = append(append(mgmtRoutes(2), mgmtRoutes(3)...), ownRoute)
+	p := Compute(Input{
+		Desired:  want(desired.State{Uplink: ""}),
+		Host:     h,
+		Enslaved: []string{"eth0"},
+		Carried:  carriedEth0(),
+	})
+	assertActions(t, "Uplink", step(t, p, PhaseUplink).Actions, []Action{
+		{Op: DelRoute, Link: "br0", Route: rDef6(3)},
+		{Op: DelRoute, Link: "br0", Route: rDef4(3)},
+		{Op: DelRoute, Link: "br0", Route: rStatic(3)},
+		{Op: DelAddr, Link: "br0", Addr: addr4},
+		{Op: DelAddr, Link: "br0", Addr: addr6},
+	})
 }

@@ -69,7 +69,7 @@ func enslave(in Input, nic hoststate.Link) []Action {
 	if br.MTU != nic.MTU {
 		out = append(out, Action{Op: SetMTU, Link: br.Name, MTU: nic.MTU})
 	}
-	out = append(out, moveAddrsAndRoutes(in, nic, br, nic.Name, func() []Action {
+	out = append(out, moveAddrsAndRoutes(in, nic, in.Host.RoutesOf(nic.Name), br, nic.Name, func() []Action {
 		var mid []Action
 		if nic.MasterIndex == 0 || nic.MasterIndex != br.Index {
 			mid = append(mid, Action{Op: SetMaster, Link: nic.Name, Master: br.Name})
@@ -87,13 +87,14 @@ func enslave(in Input, nic hoststate.Link) []Action {
 func release(in Input, nic hoststate.Link) []Action {
 	br, _ := bridge(in)
 	isPort := nic.MasterIndex != 0 && nic.MasterIndex == br.Index
-	from := br
+	from, routes := br, in.Host.RoutesOf(br.Name)
 	if !isPort {
-		// The NIC lost its bridge under harvnet: it gets back only what
-		// harvnet carried for it, not what the bridge holds for others.
-		from = hoststate.Link{Name: br.Name}
+		// No longer a port: the bridge was deleted under harvnet, or an
+		// agent died mid-release. The NIC gets back what harvnet carried
+		// for it, and the bridge loses its copies of that and nothing else.
+		from, routes = carriedOn(br, routes, in.Carried[nic.Name])
 	}
-	return moveAddrsAndRoutes(in, from, nic, nic.Name, func() []Action {
+	return moveAddrsAndRoutes(in, from, routes, nic, nic.Name, func() []Action {
 		var mid []Action
 		if isPort {
 			mid = append(mid, Action{Op: SetNoMaster, Link: nic.Name})
@@ -105,10 +106,28 @@ func release(in Input, nic hoststate.Link) []Action {
 	})
 }
 
-// moveAddrsAndRoutes copies from's global addresses and configured routes,
-// and whatever harvnet carries for owner, to to; runs the switch-over
-// actions; then removes from's copies.
-func moveAddrsAndRoutes(in Input, from, to hoststate.Link, owner string, switchOver func() []Action) []Action {
+// carriedOn returns the part of the bridge and its routes that are copies
+// of what harvnet carries for one NIC.
+func carriedOn(br hoststate.Link, routes []hoststate.Route, c Carried) (hoststate.Link, []hoststate.Route) {
+	out := hoststate.Link{Name: br.Name}
+	for _, a := range br.Addrs {
+		if (hoststate.Link{Addrs: c.Addrs}).HasAddr(a.Prefix) {
+			out.Addrs = append(out.Addrs, a)
+		}
+	}
+	var rs []hoststate.Route
+	for _, r := range routes {
+		if containsRoute(c.Routes, r) {
+			rs = append(rs, r)
+		}
+	}
+	return out, rs
+}
+
+// moveAddrsAndRoutes copies from's global addresses and configured routes
+// (fromRoutes), and whatever harvnet carries for owner, to to; runs the
+// switch-over actions; then removes from's copies.
+func moveAddrsAndRoutes(in Input, from hoststate.Link, fromRoutes []hoststate.Route, to hoststate.Link, owner string, switchOver func() []Action) []Action {
 	var out []Action
 	carried := in.Carried[owner]
 	addrs := from.GlobalAddrs()
@@ -117,7 +136,7 @@ func moveAddrsAndRoutes(in Input, from, to hoststate.Link, owner string, switchO
 			out = append(out, Action{Op: AddAddr, Link: to.Name, Addr: a, Owner: owner})
 		}
 	}
-	routes := copyableRoutes(in.Host.RoutesOf(from.Name))
+	routes := copyableRoutes(fromRoutes)
 	have := in.Host.RoutesOf(to.Name)
 	for _, r := range copyableRoutes(unionRoutes(routes, carried.Routes)) {
 		if !containsRoute(have, r) {

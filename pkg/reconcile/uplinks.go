@@ -87,12 +87,16 @@ func (r *uplinkRecord) carry(a plan.Action) error {
 }
 
 // prune forgets NICs that harvnet no longer has to give anything back to:
-// not a port, not wanted, and holding their addresses again (or gone).
+// not a port, not wanted, holding their addresses again (or gone), and
+// with no copy of them left on the bridge (an agent may have died between
+// releasing the NIC and removing the copies).
 func (r *uplinkRecord) prune(host *hoststate.State, d desired.State) {
 	ports := map[string]bool{}
 	for _, p := range host.Ports(d.Bridge) {
 		ports[p.Name] = true
 	}
+	br, _ := host.Link(d.Bridge)
+	brRoutes := host.RoutesOf(d.Bridge)
 	changed := false
 	for n, c := range r.uplinks {
 		if ports[n] || n == d.Uplink {
@@ -101,12 +105,19 @@ func (r *uplinkRecord) prune(host *hoststate.State, d desired.State) {
 		if l, ok := host.Link(n); ok && !holdsAll(l, c.Addrs) {
 			continue
 		}
+		if br.Type == "bridge" && (holdsAny(br, c.Addrs) || slices.ContainsFunc(brRoutes, func(x hoststate.Route) bool { return slices.ContainsFunc(c.Routes, x.Same) })) {
+			continue
+		}
 		delete(r.uplinks, n)
 		changed = true
 	}
 	if changed {
 		_ = r.save() // best effort: the record is rebuilt as NICs are enslaved
 	}
+}
+
+func holdsAny(l hoststate.Link, addrs []hoststate.Addr) bool {
+	return slices.ContainsFunc(addrs, func(a hoststate.Addr) bool { return l.HasAddr(a.Prefix) })
 }
 
 func holdsAll(l hoststate.Link, addrs []hoststate.Addr) bool {
