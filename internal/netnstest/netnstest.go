@@ -223,14 +223,15 @@ func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
 func (n *NS) Link(t testing.TB, name string) (Link, bool) {
 	t.Helper()
 	out, err := n.TryIP("-j", "-d", "addr", "show", "dev", name)
-	if err != nil || strings.Contains(out, "No such device") {
-		// ip exits 0 with "[]" and an error message when the link goes
-		// away between its name lookup and the dump.
+	if err != nil {
 		return Link{}, false
 	}
 	var ls []Link
-	if err := json.Unmarshal([]byte(out), &ls); err != nil || len(ls) != 1 {
+	if err := json.Unmarshal([]byte(out), &ls); err != nil || len(ls) > 1 {
 		t.Fatalf("parsing ip -j addr show %s: %v: %s", name, err, out)
+	}
+	if len(ls) == 0 {
+		return Link{}, false // gone between the name lookup and the dump
 	}
 	return ls[0], true
 }
