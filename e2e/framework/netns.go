@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os/exec"
 	"strings"
+
+	"github.com/harvnet/harvnet/internal/netnstest"
 )
 
 // ip runs `ip args...` and returns an error with its output.
@@ -104,14 +106,9 @@ func NewNode(sw *Switch, prefix, name string, index int) (*Node, error) {
 // Path is the namespace's bind mount.
 func (n *Node) Path() string { return "/run/netns/" + n.NS }
 
-// IP runs `ip -n <ns> args...` and returns its output.
-func (n *Node) IP(args ...string) (string, error) {
-	out, err := exec.Command("ip", append([]string{"-n", n.NS}, args...)...).CombinedOutput()
-	if err != nil {
-		return string(out), fmt.Errorf("ip -n %s %s: %v: %s", n.NS, strings.Join(args, " "), err, out)
-	}
-	return string(out), nil
-}
+// IP runs `ip -n <ns> args...` and returns its standard output; see
+// netnstest.IPIn.
+func (n *Node) IP(args ...string) (string, error) { return netnstest.IPIn(n.NS, args...) }
 
 // Close deletes the node's namespace.
 func (n *Node) Close() { _ = ip("netns", "del", n.NS) }

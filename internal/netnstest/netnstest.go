@@ -5,6 +5,7 @@ package netnstest
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -70,17 +71,27 @@ func (n *NS) IP(t testing.TB, args ...string) string {
 	return out
 }
 
-// TryIP runs `ip -n <ns> args...` and returns its output and error. Only
-// stdout is the output: ip warns on stderr when another test's namespace
-// vanishes while it names link-netns peers, and that noise must not leak into
-// snapshots compared byte for byte. On failure stderr is appended.
+// TryIP runs `ip -n <ns> args...` and returns its output and error; on
+// failure the output ends with ip's complaint.
 func (n *NS) TryIP(args ...string) (string, error) {
+	out, err := IPIn(n.Name, args...)
+	if err != nil {
+		return out + err.Error(), err
+	}
+	return out, nil
+}
+
+// IPIn runs `ip -n ns args...` and returns its standard output. ip warns on
+// stderr when another test's namespace vanishes while it names link-netns
+// peers; that noise must not reach outputs compared byte for byte, so
+// stderr is only in the error.
+func IPIn(ns string, args ...string) (string, error) {
 	var stderr strings.Builder
-	cmd := exec.Command("ip", append([]string{"-n", n.Name}, args...)...)
+	cmd := exec.Command("ip", append([]string{"-n", ns}, args...)...)
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		return string(out) + stderr.String(), err
+		return string(out), fmt.Errorf("ip -n %s %s: %v: %s", ns, strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
 	}
 	return string(out), nil
 }
