@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
 	"slices"
 	"strings"
@@ -367,6 +368,22 @@ func TestStory(t *testing.T) {
 			}
 			return ""
 		})
+		// An agent with a mistyped name finds no object either, but no
+		// core Node of that name: it must leave the host alone.
+		typo, err := cluster.StartAgentAs("n3", "n3-typo")
+		if err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, wait, func() string {
+			if log, _ := os.ReadFile(typo.Log); !strings.Contains(string(log), "is --node-name right?") {
+				return "the mistyped agent has not said it changes nothing"
+			}
+			return ""
+		})
+		typo.Stop()
+		if msg := enslaved(n3, "eth1"); msg != "" {
+			t.Errorf("an agent with a mistyped name changed the host: %s", msg)
+		}
 		if err := cluster.StartAgent("n3"); err != nil {
 			t.Fatal(err)
 		}

@@ -108,17 +108,24 @@ func (c *Cluster) AddNode(ctx context.Context, name string) (*RunningNode, error
 
 // StartAgent starts (or restarts) a node's agent inside its namespace.
 func (c *Cluster) StartAgent(name string) error {
-	rn := c.Nodes[name]
+	var err error
+	c.Nodes[name].Agent, err = c.StartAgentAs(name, name)
+	return err
+}
+
+// StartAgentAs starts an agent in node's namespace, with node's state
+// directory, that calls itself nodeName: the wrong name, to test that.
+func (c *Cluster) StartAgentAs(node, nodeName string) (*Process, error) {
+	rn := c.Nodes[node]
 	kubeconfig, err := c.CP.Kubeconfig(AgentUser, "https://127.0.0.1:6443")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	args := []string{"ip", "netns", "exec", rn.NS, filepath.Join(c.Bin, "harvnet-agent"),
-		"--kubeconfig", kubeconfig, "--node-name", name,
-		"--uplink-types", "device,bond,veth", "--state-dir", filepath.Join(c.Dir, "state-"+name),
+		"--kubeconfig", kubeconfig, "--node-name", nodeName,
+		"--uplink-types", "device,bond,veth", "--state-dir", filepath.Join(c.Dir, "state-"+node),
 		"--metrics-addr", "0", "--health-addr", "0"}
-	rn.Agent, err = StartProcess("agent-"+name, filepath.Join(c.Dir, "agent-"+name+".log"), false, append(args, c.AgentArgs...)...)
-	return err
+	return StartProcess("agent-"+nodeName, filepath.Join(c.Dir, "agent-"+nodeName+".log"), false, append(args, c.AgentArgs...)...)
 }
 
 // StartController starts harvnet-controller on the host.

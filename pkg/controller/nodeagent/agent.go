@@ -113,8 +113,7 @@ func setup(ctx context.Context, restCfg *rest.Config, host *hostnet.Host, cfg Co
 		// Start returns once the caches have synced, so a missing object
 		// is the API server's answer, not a cache still filling.
 		if _, err := nodes.Cache().Get(cfg.NodeName); apierrors.IsNotFound(err) && ctx.Err() == nil {
-			slog.Info("no Node object for this node: tearing down what harvnet set up", "node", cfg.NodeName)
-			in.absent()
+			onAbsent(ctx, kube, cfg.NodeName, in)
 		}
 		return nil
 	}
@@ -158,6 +157,22 @@ func onNode(nodes nodectl.NodeController, in *inputs, name string, n *v1alpha1.N
 	}
 	in.node(n, false)
 	return n, nil
+}
+
+// onAbsent tears down for a node whose object is gone, but only when the
+// core Node exists: an agent started with a mistyped --node-name must not
+// undo a working node's network because no object has that name.
+func onAbsent(ctx context.Context, kube kubernetes.Interface, name string, in *inputs) {
+	_, err := kube.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+	switch {
+	case err == nil:
+		slog.Info("no Node object for this node: tearing down what harvnet set up", "node", name)
+		in.absent()
+	case apierrors.IsNotFound(err):
+		slog.Error("no Node object and no core Node of this name: changing nothing until one appears; is --node-name right?", "node", name)
+	default:
+		slog.Error("no Node object, and the core Node cannot be read to tell a deleted object from a wrong name: changing nothing", "node", name, "err", err)
+	}
 }
 
 func eventRecorder(ctx context.Context, kube kubernetes.Interface, nodeName string) record.EventRecorder {
