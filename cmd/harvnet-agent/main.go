@@ -17,13 +17,13 @@ import (
 )
 
 func main() {
-	if err := run(); err != nil {
+	if err := run(os.Args[1:]); err != nil {
 		fmt.Fprintln(os.Stderr, "harvnet-agent:", err)
 		os.Exit(1)
 	}
 }
 
-func run() error {
+func run(args []string) error {
 	fs := flag.NewFlagSet("harvnet-agent", flag.ContinueOnError)
 	kubeconfig := fs.String("kubeconfig", "", "kubeconfig file; empty for the in-cluster config")
 	nodeName := fs.String("node-name", os.Getenv("NODE_NAME"), "this node's name (default: $NODE_NAME)")
@@ -34,8 +34,11 @@ func run() error {
 	healthAddr := fs.String("health-addr", ":9102", "address for /healthz; empty or 0 turns it off")
 	sysctlDir := fs.String("sysctl-dir", hostnet.DefaultSysctlDir, "directory whose net/ is the host's /proc/sys/net (a pod mounts it outside /proc, which runtimes keep read-only)")
 	resync := fs.Duration("resync", 5*time.Second, "how often sysctl, iptables and ebtables are re-checked (they have no events)")
-	if err := fs.Parse(os.Args[1:]); err != nil {
+	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q: every setting is a flag", fs.Args())
 	}
 	opts := desired.Options{BridgeName: *bridge, UplinkTypes: splitList(*uplinkTypes)}
 	if err := opts.Validate(); err != nil {
@@ -43,6 +46,9 @@ func run() error {
 	}
 	if *resync <= 0 {
 		return fmt.Errorf("--resync must be positive, got %v", *resync)
+	}
+	if *nodeName == "" {
+		return fmt.Errorf("the node name is empty: set --node-name or NODE_NAME")
 	}
 	restCfg, err := daemon.RestConfig(*kubeconfig, "harvnet-agent/"+*nodeName)
 	if err != nil {

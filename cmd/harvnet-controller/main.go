@@ -19,19 +19,25 @@ import (
 )
 
 func main() {
-	if err := run(); err != nil {
+	if err := run(os.Args[1:]); err != nil {
 		fmt.Fprintln(os.Stderr, "harvnet-controller:", err)
 		os.Exit(1)
 	}
 }
 
-func run() error {
+func run(args []string) error {
 	fs := flag.NewFlagSet("harvnet-controller", flag.ContinueOnError)
 	kubeconfig := fs.String("kubeconfig", "", "kubeconfig file; empty for the in-cluster config")
 	namespace := fs.String("namespace", "harvester-system", "namespace of the leader-election Lease")
 	healthAddr := fs.String("health-addr", ":9103", "address for /healthz; empty or 0 turns it off")
-	if err := fs.Parse(os.Args[1:]); err != nil {
+	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q: every setting is a flag", fs.Args())
+	}
+	if *namespace == "" {
+		return fmt.Errorf("--namespace is empty: the leader-election Lease needs a namespace")
 	}
 	restCfg, err := daemon.RestConfig(*kubeconfig, "harvnet-controller")
 	if err != nil {
