@@ -129,7 +129,9 @@ func holdsAll(l hoststate.Link, addrs []hoststate.Addr) bool {
 	return true
 }
 
-// save writes the record atomically: a crash leaves the old or the new file.
+// save writes the record atomically and durably: a crash or a power cut
+// leaves the old or the new file, never an empty one, because the record
+// is what gives a node its addresses back.
 func (r *uplinkRecord) save() error {
 	if r.path == "" {
 		return nil
@@ -139,11 +141,31 @@ func (r *uplinkRecord) save() error {
 		return err
 	}
 	tmp := r.path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+	if err := writeSynced(tmp, b); err != nil {
 		return fmt.Errorf("state file: %w", err)
 	}
 	if err := os.Rename(tmp, r.path); err != nil {
 		return fmt.Errorf("state file: %w", err)
 	}
+	if d, err := os.Open(filepath.Dir(r.path)); err == nil {
+		_ = d.Sync() // the rename itself; without it the old name may come back
+		d.Close()
+	}
 	return nil
+}
+
+func writeSynced(path string, b []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
