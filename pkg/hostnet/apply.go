@@ -51,10 +51,22 @@ func (h *Host) apply(a plan.Action) error {
 		return h.withLink(a.Link, func(l netlink.Link) error { return h.nl.LinkSetHardwareAddr(l, mac) })
 	case plan.SetMaster:
 		return h.withLink(a.Master, func(m netlink.Link) error {
-			return h.withLink(a.Link, func(l netlink.Link) error { return h.nl.LinkSetMaster(l, m) })
+			return h.withLink(a.Link, func(l netlink.Link) error {
+				if err := h.nl.LinkSetMaster(l, m); err != nil {
+					return err
+				}
+				h.retryUnresolved(m)
+				return nil
+			})
 		})
 	case plan.SetNoMaster:
-		return h.withLink(a.Link, h.nl.LinkSetNoMaster)
+		return h.withLink(a.Link, func(l netlink.Link) error {
+			if err := h.nl.LinkSetNoMaster(l); err != nil {
+				return err
+			}
+			h.retryUnresolved(l)
+			return nil
+		})
 	case plan.AddAddr, plan.DelAddr:
 		return h.withLink(a.Link, func(l netlink.Link) error { return h.addr(a, l) })
 	case plan.AddRoute, plan.DelRoute:
@@ -169,4 +181,24 @@ func (h *Host) vlans(a plan.Action, l netlink.Link) error {
 		}
 	}
 	return nil
+}
+
+// retryUnresolved drops a link's neighbour entries still being resolved,
+// or failed, right after the NIC moved. Traffic routed through the bridge
+// before it had its port (addresses and routes go on first) sent ARP and
+// neighbour solicitations nowhere, and a NIC's own solicitations while it
+// was a port got their answers delivered to the bridge; such an entry holds
+// every packet to that neighbour until its retransmit timer, a second
+// later (measured: a 0.5-1.2 s outage after the first enslave on Debian's
+// 6.1 kernel). Dropped, the next packet asks again on the right link.
+func (h *Host) retryUnresolved(link netlink.Link) {
+	neighs, err := h.nl.NeighList(link.Attrs().Index, netlink.FAMILY_ALL)
+	if err != nil {
+		return // best effort: the kernel retries on its own, only later
+	}
+	for i := range neighs {
+		if neighs[i].State&(netlink.NUD_INCOMPLETE|netlink.NUD_FAILED) != 0 {
+			_ = h.nl.NeighDel(&neighs[i])
+		}
+	}
 }
