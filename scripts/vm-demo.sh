@@ -83,17 +83,7 @@ cleanup() {
     kill -KILL "$hpid" 2>/dev/null || true
     wait "$hpid" 2>/dev/null || true
   fi
-  # Should vmhost have died without stopping them: the control plane by its
-  # pid files, the controller by its exact path.
-  if [[ -d $hdir ]]; then
-    "$root/scripts/controlplane-down.sh" "$hdir" >/dev/null 2>&1 || true
-    local p argv0
-    for p in /proc/[0-9]*; do
-      argv0=$( { tr '\0' '\n' <"$p/cmdline" | head -n1; } 2>/dev/null) || continue
-      [[ $argv0 == "$out/bin/harvnet-controller" ]] && grep -qaF -- "$hdir/" "$p/cmdline" 2>/dev/null &&
-        kill -KILL "${p#/proc/}" 2>/dev/null
-    done
-  fi
+  [[ -d $hdir ]] && vm_host_leftovers "$hdir"
   rm -rf "${tmps[@]}"
 }
 trap cleanup EXIT

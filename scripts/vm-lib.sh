@@ -276,3 +276,17 @@ vm_host_port() {
   [[ $port =~ ^[0-9]+$ ]] || return 1
   echo "$port"
 }
+
+# vm_host_leftovers <dir>: should vmhost have died without stopping them,
+# stops the control plane in <dir> by its pid files and kills the
+# harvnet-controller of $out/bin whose command line names <dir>.
+vm_host_leftovers() {
+  local dir=$1 p argv0
+  "$root/scripts/controlplane-down.sh" "$dir" >/dev/null 2>&1 || true
+  for p in /proc/[0-9]*; do
+    argv0=$( { tr '\0' '\n' <"$p/cmdline" | head -n1; } 2>/dev/null) || continue
+    [[ $argv0 == "$out/bin/harvnet-controller" ]] && grep -qaF -- "$dir/" "$p/cmdline" 2>/dev/null &&
+      kill -KILL "${p#/proc/}" 2>/dev/null
+  done
+  return 0
+}

@@ -105,14 +105,7 @@ stop_host() {
     wait "$hpid" 2>/dev/null || hstatus=$?
     hpid=
   fi
-  [[ -d $hdir ]] || return 0
-  "$root/scripts/controlplane-down.sh" "$hdir" >/dev/null 2>&1 || true
-  local p argv0
-  for p in /proc/[0-9]*; do
-    argv0=$( { tr '\0' '\n' <"$p/cmdline" | head -n1; } 2>/dev/null) || continue
-    [[ $argv0 == "$out/bin/harvnet-controller" ]] && grep -qaF -- "$hdir/" "$p/cmdline" 2>/dev/null &&
-      kill -KILL "${p#/proc/}" 2>/dev/null
-  done
+  [[ -d $hdir ]] && vm_host_leftovers "$hdir"
   return 0
 }
 qpidf=$out/qemu.pid

@@ -92,7 +92,7 @@ func release(in Input, nic hoststate.Link) []Action {
 		// No longer a port: the bridge was deleted under harvnet, or an
 		// agent died mid-release. The NIC gets back what harvnet carried
 		// for it, and the bridge loses its copies of that and nothing else.
-		from, routes = carriedOn(br, routes, in.Carried[nic.Name])
+		from, routes = in.Carried[nic.Name].CopiesOn(br, routes)
 	}
 	return moveAddrsAndRoutes(in, from, routes, nic, nic.Name, func() []Action {
 		var mid []Action
@@ -106,9 +106,9 @@ func release(in Input, nic hoststate.Link) []Action {
 	})
 }
 
-// carriedOn returns the part of the bridge and its routes that are copies
-// of what harvnet carries for one NIC.
-func carriedOn(br hoststate.Link, routes []hoststate.Route, c Carried) (hoststate.Link, []hoststate.Route) {
+// CopiesOn returns what of c the bridge still holds: its addresses, and
+// those of routes (the bridge's) that are carried routes.
+func (c Carried) CopiesOn(br hoststate.Link, routes []hoststate.Route) (hoststate.Link, []hoststate.Route) {
 	out := hoststate.Link{Name: br.Name}
 	for _, a := range br.Addrs {
 		if (hoststate.Link{Addrs: c.Addrs}).HasAddr(a.Prefix) {

@@ -105,7 +105,7 @@ func (r *uplinkRecord) prune(host *hoststate.State, d desired.State) {
 		if l, ok := host.Link(n); ok && !holdsAll(l, c.Addrs) {
 			continue
 		}
-		if br.Type == "bridge" && (holdsAny(br, c.Addrs) || slices.ContainsFunc(brRoutes, func(x hoststate.Route) bool { return slices.ContainsFunc(c.Routes, x.Same) })) {
+		if addrs, routes := c.CopiesOn(br, brRoutes); br.Type == "bridge" && (len(addrs.Addrs) > 0 || len(routes) > 0) {
 			continue
 		}
 		delete(r.uplinks, n)
@@ -114,10 +114,6 @@ func (r *uplinkRecord) prune(host *hoststate.State, d desired.State) {
 	if changed {
 		_ = r.save() // best effort: the record is rebuilt as NICs are enslaved
 	}
-}
-
-func holdsAny(l hoststate.Link, addrs []hoststate.Addr) bool {
-	return slices.ContainsFunc(addrs, func(a hoststate.Addr) bool { return l.HasAddr(a.Prefix) })
 }
 
 func holdsAll(l hoststate.Link, addrs []hoststate.Addr) bool {
