@@ -374,6 +374,7 @@ func TestStory(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		t.Cleanup(typo.Stop) // the cluster stops only the agents it knows
 		eventually(t, wait, func() string {
 			if log, _ := os.ReadFile(typo.Log); !strings.Contains(string(log), "is --node-name right?") {
 				return "the mistyped agent has not said it changes nothing"

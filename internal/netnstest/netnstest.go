@@ -5,6 +5,7 @@ package netnstest
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/containernetworking/plugins/pkg/ns"
 	"github.com/containernetworking/plugins/pkg/testutils"
+	"golang.org/x/sys/unix"
 )
 
 // RequireRoot skips a test that needs root, saying so.
@@ -45,13 +47,33 @@ func NewNS(t testing.TB) *NS {
 	out := &NS{NetNS: n, Name: filepath.Base(n.Path())}
 	t.Cleanup(func() {
 		n.Close()
-		_ = testutils.UnmountNS(n)
+		if err := unmountNS(n.Path()); err != nil {
+			t.Logf("leaving namespace %s behind: %v", n.Path(), err)
+		}
 	})
 	out.IP(t, "link", "set", "lo", "up")
 	// "all" off lets each link's own accept_dad decide; AddNIC turns it off
 	// for the NICs it adds (see there). Without IPv6 there is nothing to do.
 	_ = out.writeSysctl("net/ipv6/conf/all/accept_dad", "0")
 	return out
+}
+
+// unmountNS removes a namespace's bind mount and file. Parallel tests make
+// and remove namespaces under /run/netns at once, and the kernel then
+// refuses an unmount now and then with EBUSY, even a lazy one: retried, it
+// goes.
+func unmountNS(path string) error {
+	var err error
+	for try := 0; try < 100; try++ {
+		if err = unix.Unmount(path, unix.MNT_DETACH); !errors.Is(err, unix.EBUSY) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err != nil {
+		return fmt.Errorf("unmounting: %w", err)
+	}
+	return os.Remove(path)
 }
 
 // writeSysctl writes /proc/sys/<path> as seen from inside the namespace.
