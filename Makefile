@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export PATH := $(CURDIR)/bin:/usr/local/go/bin:$(PATH)
 GO ?= go
 
-.PHONY: all build tools generate verify-generated vet test test-unit test-vm test-vm-cp bench demo demo-vm clean
+.PHONY: all build tools generate verify-generated check-deps vet test test-unit test-vm test-vm-cp bench demo demo-vm clean
 
 all: build
 
@@ -22,10 +22,14 @@ verify-generated:
 vet:
 	$(GO) vet ./...
 
+# harvnet-controller must not link netlink, iptables or the host packages.
+check-deps:
+	scripts/check-deps.sh
+
 # Everything: unit tests, netns tests against this kernel, the control-plane
 # e2e, and the netns tests again on a full Debian kernel under qemu.
 # Installs what a fresh machine lacks first.
-test: tools vet verify-generated
+test: tools vet verify-generated check-deps
 	$(GO) test -count=1 -timeout 30m ./...
 	scripts/vm-test.sh
 

@@ -251,7 +251,7 @@ func TestStory(t *testing.T) {
 			return "no Warning event on the broken NAD"
 		})
 		for _, name := range []string{"vms", "other", "broken"} {
-			if err := cluster.Net.K8sV1().NetworkAttachmentDefinitions("default").Delete(ctx(t), name, metav1.DeleteOptions{}); err != nil {
+			if err := cluster.NADs.Delete(ctx(t), name); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -412,7 +412,7 @@ func setNIC(t *testing.T, node, nic string) {
 
 func createNAD(t *testing.T, name, config string) {
 	t.Helper()
-	framework.CreateNAD(t, cluster.Net, name, config)
+	framework.CreateNAD(t, cluster.NADs, name, config)
 }
 
 func ping(t *testing.T, addr string) {

@@ -9,9 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/harvnet/harvnet/pkg/hostloop"
 	"github.com/harvnet/harvnet/pkg/agent"
-	"github.com/harvnet/harvnet/pkg/controller/nodeagent"
-	"github.com/harvnet/harvnet/pkg/daemon"
+	"github.com/harvnet/harvnet/pkg/cmdutil"
 	"github.com/harvnet/harvnet/pkg/desired"
 	"github.com/harvnet/harvnet/pkg/hostnet"
 )
@@ -50,7 +50,7 @@ func run(args []string) error {
 	if *nodeName == "" {
 		return fmt.Errorf("the node name is empty: set --node-name or NODE_NAME")
 	}
-	restCfg, err := daemon.RestConfig(*kubeconfig, "harvnet-agent/"+*nodeName)
+	restCfg, err := cmdutil.RestConfig(*kubeconfig, "harvnet-agent/"+*nodeName)
 	if err != nil {
 		return fmt.Errorf("kubeconfig: %w", err)
 	}
@@ -65,16 +65,16 @@ func run(args []string) error {
 		}
 	}
 
-	ctx, cancel := daemon.SignalContext()
+	ctx, cancel := cmdutil.SignalContext()
 	defer cancel()
-	a, err := nodeagent.New(ctx, restCfg, host, nodeagent.Config{
+	a, err := agent.New(ctx, restCfg, host, agent.Config{
 		NodeName: *nodeName,
-		Loop:     agent.Config{Options: opts, StateDir: *stateDir, Resync: *resync},
+		Loop:     hostloop.Config{Options: opts, StateDir: *stateDir, Resync: *resync},
 	})
 	if err != nil {
 		return err
 	}
-	if err := daemon.Endpoints(ctx, *healthAddr, *metricsAddr, a.Healthy); err != nil {
+	if err := cmdutil.Endpoints(ctx, *healthAddr, *metricsAddr, a.Healthy); err != nil {
 		return err
 	}
 	slog.Info("harvnet-agent starting", "node", *nodeName, "bridge", opts.BridgeName, "uplinkTypes", opts.UplinkTypes)

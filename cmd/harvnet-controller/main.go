@@ -13,8 +13,8 @@ import (
 	"github.com/rancher/wrangler/v3/pkg/leader"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/harvnet/harvnet/pkg/controller/cluster"
-	"github.com/harvnet/harvnet/pkg/daemon"
+	"github.com/harvnet/harvnet/pkg/controller"
+	"github.com/harvnet/harvnet/pkg/cmdutil"
 	netctl "github.com/harvnet/harvnet/pkg/generated/controllers/network.harvesterhci.io"
 )
 
@@ -39,7 +39,7 @@ func run(args []string) error {
 	if *namespace == "" {
 		return fmt.Errorf("--namespace is empty: the leader-election Lease needs a namespace")
 	}
-	restCfg, err := daemon.RestConfig(*kubeconfig, "harvnet-controller")
+	restCfg, err := cmdutil.RestConfig(*kubeconfig, "harvnet-controller")
 	if err != nil {
 		return fmt.Errorf("kubeconfig: %w", err)
 	}
@@ -47,9 +47,9 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := daemon.SignalContext()
+	ctx, cancel := cmdutil.SignalContext()
 	defer cancel()
-	if err := daemon.Endpoints(ctx, *healthAddr, "", func() error { return nil }); err != nil {
+	if err := cmdutil.Endpoints(ctx, *healthAddr, "", func() error { return nil }); err != nil {
 		return err
 	}
 	slog.Info("harvnet-controller starting; waiting for leadership", "namespace", *namespace)
@@ -57,7 +57,7 @@ func run(args []string) error {
 		coreF := core.NewFactoryFromConfigOrDie(restCfg)
 		netF := netctl.NewFactoryFromConfigOrDie(restCfg)
 		v := netF.Network().V1alpha1()
-		if err := cluster.Register(ctx, coreF.Core().V1().Node(), v.Node(), v.ClusterNetwork()); err != nil {
+		if err := controller.Register(ctx, coreF.Core().V1().Node(), v.Node(), v.ClusterNetwork()); err != nil {
 			slog.Error("registering controllers", "err", err)
 			cancel()
 			return

@@ -17,7 +17,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/harvnet/harvnet/e2e/framework"
-	cniv1 "github.com/harvnet/harvnet/pkg/apis/k8s.cni.cncf.io/v1"
 	"github.com/harvnet/harvnet/pkg/apis/network.harvesterhci.io/v1alpha1"
 )
 
@@ -112,11 +111,7 @@ func enable(ctx context.Context, c *framework.Cluster) error {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	nad := &cniv1.NetworkAttachmentDefinition{
-		ObjectMeta: metav1.ObjectMeta{Name: "vlan100", Namespace: "default"},
-		Spec:       cniv1.NetworkAttachmentDefinitionSpec{Config: `{"cniVersion":"0.3.1","type":"bridge","bridge":"harvester-br0","vlan":100}`},
-	}
-	_, err := c.Net.K8sV1().NetworkAttachmentDefinitions("default").Create(ctx, nad, metav1.CreateOptions{})
+	err := c.NADs.Create(ctx, "vlan100", `{"cniVersion":"0.3.1","type":"bridge","bridge":"harvester-br0","vlan":100}`)
 	return err
 }
 

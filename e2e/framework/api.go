@@ -8,7 +8,6 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	cniv1 "github.com/harvnet/harvnet/pkg/apis/k8s.cni.cncf.io/v1"
 	"github.com/harvnet/harvnet/pkg/apis/network.harvesterhci.io/v1alpha1"
 	"github.com/harvnet/harvnet/pkg/generated/clientset/versioned"
 )
@@ -76,10 +75,9 @@ func SetNIC(t *testing.T, net versioned.Interface, node, nic string) {
 }
 
 // CreateNAD creates a NetworkAttachmentDefinition in "default".
-func CreateNAD(t *testing.T, net versioned.Interface, name, config string) {
+func CreateNAD(t *testing.T, nads *NADs, name, config string) {
 	t.Helper()
-	nad := &cniv1.NetworkAttachmentDefinition{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"}, Spec: cniv1.NetworkAttachmentDefinitionSpec{Config: config}}
-	if _, err := net.K8sV1().NetworkAttachmentDefinitions("default").Create(Ctx(t), nad, metav1.CreateOptions{}); err != nil {
+	if err := nads.Create(Ctx(t), name, config); err != nil {
 		t.Fatal(err)
 	}
 }

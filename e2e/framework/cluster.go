@@ -26,6 +26,7 @@ type Cluster struct {
 	Controller             *Process
 	Kube                   kubernetes.Interface
 	Net                    versioned.Interface
+	NADs                   *NADs
 	// AgentArgs are extra flags for every agent.
 	AgentArgs []string
 }
@@ -64,6 +65,9 @@ func (c *Cluster) install() error {
 		return err
 	}
 	if c.Net, err = versioned.NewForConfig(admin); err != nil {
+		return err
+	}
+	if c.NADs, err = NewNADs(admin); err != nil {
 		return err
 	}
 	for _, args := range [][]string{

@@ -84,6 +84,7 @@ type Guest struct {
 	Nodes     map[string]*RunningNode
 	Kube      kubernetes.Interface
 	Net       versioned.Interface
+	NADs      *NADs
 }
 
 // NewGuest builds clients from adminKubeconfig, waits up to wait for the
@@ -104,6 +105,9 @@ func NewGuest(ctx context.Context, dir, prefix, agent, adminKubeconfig, agentKub
 		return g, err
 	}
 	if g.Net, err = versioned.NewForConfig(admin); err != nil {
+		return g, err
+	}
+	if g.NADs, err = NewNADs(admin); err != nil {
 		return g, err
 	}
 	if err := WaitAPI(ctx, g.Kube, upstream, wait); err != nil {

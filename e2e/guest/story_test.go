@@ -133,7 +133,7 @@ func TestFullKernelStory(t *testing.T) {
 
 	t.Run("deleting a NAD removes its VLAN from status and kernel", func(t *testing.T) {
 		start := time.Now()
-		if err := guest.Net.K8sV1().NetworkAttachmentDefinitions("default").Delete(ctx(t), "db", metav1.DeleteOptions{}); err != nil {
+		if err := guest.NADs.Delete(ctx(t), "db"); err != nil {
 			t.Fatal(err)
 		}
 		want := []int{100, 200, 201, 202}
@@ -289,7 +289,7 @@ func setNIC(t *testing.T, node, nic string) {
 
 func createNAD(t *testing.T, name, config string) {
 	t.Helper()
-	framework.CreateNAD(t, guest.Net, name, config)
+	framework.CreateNAD(t, guest.NADs, name, config)
 }
 
 func ping(t *testing.T, addr string) {

@@ -1,5 +1,5 @@
-// Package agent runs the node agent's event loop: it feeds the latest
-// desired input, debounced netlink changes and a periodic netfilter check
-// into the reconciler, one pass at a time, and hands every result to a
-// status sink. It knows nothing of Kubernetes; the daemon wires that in.
+// Package agent is the Kubernetes side of harvnet-agent: it feeds the
+// agent loop with this node's Node object and the cluster's bridge NADs,
+// and writes back status, the teardown finalizer and Events. Host work never
+// waits on the API server: status writes run on their own goroutine.
 package agent

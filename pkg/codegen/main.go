@@ -1,6 +1,8 @@
 // Command codegen regenerates the zz_generated_deepcopy.go files of the API
-// packages under pkg/apis, and pkg/generated: typed clientset,
-// applyconfigurations, listers, informers and wrangler controllers.
+// packages under pkg/apis, and pkg/generated: the typed clientset (with its
+// applyconfigurations) and wrangler controllers of harvnet's own group.
+// The NAD type (k8s.cni.cncf.io) gets deepcopy only: harvnet reads NADs
+// through one generic controller (pkg/agent) and writes none.
 //
 // Run it from anywhere inside the module: go run ./pkg/codegen
 // (scripts/generate.sh does that, and also regenerates crds/).
@@ -11,7 +13,6 @@
 package main
 
 import (
-	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,11 +35,7 @@ const (
 	networkGroup = "network.harvesterhci.io"
 	networkPkg   = module + "/pkg/apis/network.harvesterhci.io/v1alpha1"
 
-	cniGroup = "k8s.cni.cncf.io"
-	cniPkg   = module + "/pkg/apis/k8s.cni.cncf.io/v1"
-	// nadResource is the NAD plural; wrangler would guess
-	// "networkattachmentdefinitions" from the kind.
-	nadResource = "network-attachment-definitions"
+	cniPkg = module + "/pkg/apis/k8s.cni.cncf.io/v1"
 )
 
 func main() {
@@ -55,7 +52,7 @@ func main() {
 	}
 	os.Unsetenv("GOPATH")
 
-	// Deepcopy first: the clientset, listers and informers are generated
+	// Deepcopy first: the clientset and controllers are generated
 	// from packages that only type-check once it exists.
 	if err := generateDeepcopy(networkPkg, cniPkg); err != nil {
 		logrus.Fatalf("deepcopy: %v", err)
@@ -74,22 +71,12 @@ func main() {
 					args.Type{Version: "v1alpha1", Package: networkPkg, Name: "Node"},
 					args.Type{Version: "v1alpha1", Package: networkPkg, Name: "ClusterNetwork"},
 				},
-				GenerateClients:   true,
-				GenerateListers:   true,
-				GenerateInformers: true,
-			},
-			cniGroup: {
-				Types: []interface{}{
-					args.Type{Version: "v1", Package: cniPkg, Name: "NetworkAttachmentDefinition"},
-				},
-				GenerateClients:   true,
-				GenerateListers:   true,
-				GenerateInformers: true,
+				// Listers and informers stay off: the binaries use the
+				// wrangler controllers and caches, the tests the clientset.
+				GenerateClients: true,
 			},
 		},
 	})
-
-	fixNADResourceName()
 }
 
 // chdirModuleRoot makes the relative paths here (and wrangler's copy into ./)
@@ -120,31 +107,4 @@ func generateDeepcopy(pkgs ...string) error {
 		gengo.StdBuildTag,
 		pkgs,
 	)
-}
-
-// fixNADResourceName: wrangler's controllers guess the resource from the kind
-// and ignore +resourceName (client-gen honours it; informer-gen does for the
-// requests but not for the informer's identifier), so patch those places.
-func fixNADResourceName() {
-	guessed := []byte(`"networkattachmentdefinitions"`)
-	want := []byte(`"` + nadResource + `"`)
-	for path, required := range map[string]bool{
-		"pkg/generated/controllers/k8s.cni.cncf.io/v1/interface.go":                                  true,
-		"pkg/generated/informers/externalversions/k8s.cni.cncf.io/v1/networkattachmentdefinition.go": false,
-	} {
-		in, err := os.ReadFile(path)
-		if err != nil {
-			logrus.Fatalf("NAD resource name: %v", err)
-		}
-		out := bytes.ReplaceAll(in, guessed, want)
-		if required && !bytes.Contains(out, want) {
-			logrus.Fatalf("NAD resource name: %s has no resource %s; check the generator", path, want)
-		}
-		if bytes.Equal(in, out) {
-			continue
-		}
-		if err := os.WriteFile(path, out, 0o644); err != nil {
-			logrus.Fatalf("NAD resource name: %v", err)
-		}
-	}
 }

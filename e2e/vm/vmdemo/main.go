@@ -25,7 +25,6 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/harvnet/harvnet/e2e/framework"
-	cniv1 "github.com/harvnet/harvnet/pkg/apis/k8s.cni.cncf.io/v1"
 	"github.com/harvnet/harvnet/pkg/apis/network.harvesterhci.io/v1alpha1"
 	"github.com/harvnet/harvnet/pkg/generated/clientset/versioned"
 )
@@ -102,11 +101,11 @@ func host(ctx context.Context, count int, kubeconfig string, wait time.Duration)
 			return fmt.Errorf("enabling ClusterNetwork vlan (the controller creates it): %w", err)
 		}
 	}
-	nad := &cniv1.NetworkAttachmentDefinition{
-		ObjectMeta: metav1.ObjectMeta{Name: "vlan100", Namespace: "default"},
-		Spec:       cniv1.NetworkAttachmentDefinitionSpec{Config: `{"cniVersion":"0.3.1","type":"bridge","bridge":"harvester-br0","vlan":100}`},
+	nads, err := framework.NewNADs(cfg)
+	if err != nil {
+		return err
 	}
-	if _, err := c.K8sV1().NetworkAttachmentDefinitions("default").Create(ctx, nad, metav1.CreateOptions{}); err != nil {
+	if err := nads.Create(ctx, "vlan100", `{"cniVersion":"0.3.1","type":"bridge","bridge":"harvester-br0","vlan":100}`); err != nil {
 		return err
 	}
 	last := ""

@@ -7,10 +7,8 @@ Copyright The harvnet Authors.
 package applyconfiguration
 
 import (
-	v1 "github.com/harvnet/harvnet/pkg/apis/k8s.cni.cncf.io/v1"
 	v1alpha1 "github.com/harvnet/harvnet/pkg/apis/network.harvesterhci.io/v1alpha1"
 	internal "github.com/harvnet/harvnet/pkg/generated/applyconfiguration/internal"
-	k8scnicncfiov1 "github.com/harvnet/harvnet/pkg/generated/applyconfiguration/k8s.cni.cncf.io/v1"
 	networkharvesterhciiov1alpha1 "github.com/harvnet/harvnet/pkg/generated/applyconfiguration/network.harvesterhci.io/v1alpha1"
 	runtime "k8s.io/apimachinery/pkg/runtime"
 	schema "k8s.io/apimachinery/pkg/runtime/schema"
@@ -21,13 +19,7 @@ import (
 // apply configuration type exists for the given GroupVersionKind.
 func ForKind(kind schema.GroupVersionKind) interface{} {
 	switch kind {
-	// Group=k8s.cni.cncf.io, Version=v1
-	case v1.SchemeGroupVersion.WithKind("NetworkAttachmentDefinition"):
-		return &k8scnicncfiov1.NetworkAttachmentDefinitionApplyConfiguration{}
-	case v1.SchemeGroupVersion.WithKind("NetworkAttachmentDefinitionSpec"):
-		return &k8scnicncfiov1.NetworkAttachmentDefinitionSpecApplyConfiguration{}
-
-		// Group=network.harvesterhci.io, Version=v1alpha1
+	// Group=network.harvesterhci.io, Version=v1alpha1
 	case v1alpha1.SchemeGroupVersion.WithKind("ClusterNetwork"):
 		return &networkharvesterhciiov1alpha1.ClusterNetworkApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("ClusterNetworkSpec"):

@@ -159,6 +159,11 @@ type NIC struct {
 	UnusableReason string `json:"unusableReason,omitempty"`
 }
 
+// AgentFinalizer keeps a Node object until its agent has torn the host
+// down; the controller removes it only when the core Node is gone, since no
+// agent is left to.
+const AgentFinalizer = "network.harvesterhci.io/agent"
+
 // Condition types of a Node.
 const (
 	ConditionReady                = "Ready"

@@ -10,7 +10,6 @@ import (
 	fmt "fmt"
 	http "net/http"
 
-	k8sv1 "github.com/harvnet/harvnet/pkg/generated/clientset/versioned/typed/k8s.cni.cncf.io/v1"
 	networkv1alpha1 "github.com/harvnet/harvnet/pkg/generated/clientset/versioned/typed/network.harvesterhci.io/v1alpha1"
 	discovery "k8s.io/client-go/discovery"
 	rest "k8s.io/client-go/rest"
@@ -19,20 +18,13 @@ import (
 
 type Interface interface {
 	Discovery() discovery.DiscoveryInterfaces
-	K8sV1() k8sv1.K8sV1Interface
 	NetworkV1alpha1() networkv1alpha1.NetworkV1alpha1Interface
 }
 
 // Clientset contains the clients for groups.
 type Clientset struct {
 	*discovery.DiscoveryClient
-	k8sV1           *k8sv1.K8sV1Client
 	networkV1alpha1 *networkv1alpha1.NetworkV1alpha1Client
-}
-
-// K8sV1 retrieves the K8sV1Client
-func (c *Clientset) K8sV1() k8sv1.K8sV1Interface {
-	return c.k8sV1
 }
 
 // NetworkV1alpha1 retrieves the NetworkV1alpha1Client
@@ -84,10 +76,6 @@ func NewForConfigAndClient(c *rest.Config, httpClient *http.Client) (*Clientset,
 
 	var cs Clientset
 	var err error
-	cs.k8sV1, err = k8sv1.NewForConfigAndClient(&configShallowCopy, httpClient)
-	if err != nil {
-		return nil, err
-	}
 	cs.networkV1alpha1, err = networkv1alpha1.NewForConfigAndClient(&configShallowCopy, httpClient)
 	if err != nil {
 		return nil, err
@@ -113,7 +101,6 @@ func NewForConfigOrDie(c *rest.Config) *Clientset {
 // New creates a new Clientset for the given RESTClient.
 func New(c rest.Interface) *Clientset {
 	var cs Clientset
-	cs.k8sV1 = k8sv1.New(c)
 	cs.networkV1alpha1 = networkv1alpha1.New(c)
 
 	cs.DiscoveryClient = discovery.NewDiscoveryClient(c)

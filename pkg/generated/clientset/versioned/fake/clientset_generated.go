@@ -9,8 +9,6 @@ package fake
 import (
 	applyconfiguration "github.com/harvnet/harvnet/pkg/generated/applyconfiguration"
 	clientset "github.com/harvnet/harvnet/pkg/generated/clientset/versioned"
-	k8sv1 "github.com/harvnet/harvnet/pkg/generated/clientset/versioned/typed/k8s.cni.cncf.io/v1"
-	fakek8sv1 "github.com/harvnet/harvnet/pkg/generated/clientset/versioned/typed/k8s.cni.cncf.io/v1/fake"
 	networkv1alpha1 "github.com/harvnet/harvnet/pkg/generated/clientset/versioned/typed/network.harvesterhci.io/v1alpha1"
 	fakenetworkv1alpha1 "github.com/harvnet/harvnet/pkg/generated/clientset/versioned/typed/network.harvesterhci.io/v1alpha1/fake"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -125,11 +123,6 @@ var (
 	_ clientset.Interface = &Clientset{}
 	_ testing.FakeClient  = &Clientset{}
 )
-
-// K8sV1 retrieves the K8sV1Client
-func (c *Clientset) K8sV1() k8sv1.K8sV1Interface {
-	return &fakek8sv1.FakeK8sV1{Fake: &c.Fake}
-}
 
 // NetworkV1alpha1 retrieves the NetworkV1alpha1Client
 func (c *Clientset) NetworkV1alpha1() networkv1alpha1.NetworkV1alpha1Interface {

@@ -7,7 +7,6 @@ Copyright The harvnet Authors.
 package scheme
 
 import (
-	k8sv1 "github.com/harvnet/harvnet/pkg/apis/k8s.cni.cncf.io/v1"
 	networkv1alpha1 "github.com/harvnet/harvnet/pkg/apis/network.harvesterhci.io/v1alpha1"
 	v1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	runtime "k8s.io/apimachinery/pkg/runtime"
@@ -20,7 +19,6 @@ var Scheme = runtime.NewScheme()
 var Codecs = serializer.NewCodecFactory(Scheme)
 var ParameterCodec = runtime.NewParameterCodec(Scheme)
 var localSchemeBuilder = runtime.SchemeBuilder{
-	k8sv1.AddToScheme,
 	networkv1alpha1.AddToScheme,
 }
 

@@ -1,0 +1,167 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+
+	"github.com/rancher/lasso/pkg/cache"
+	"github.com/rancher/lasso/pkg/client"
+	"github.com/rancher/lasso/pkg/controller"
+	"github.com/rancher/wrangler/v3/pkg/schemes"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/record"
+
+	"github.com/harvnet/harvnet/pkg/hostloop"
+	cniv1 "github.com/harvnet/harvnet/pkg/apis/k8s.cni.cncf.io/v1"
+	"github.com/harvnet/harvnet/pkg/apis/network.harvesterhci.io/v1alpha1"
+	netctl "github.com/harvnet/harvnet/pkg/generated/controllers/network.harvesterhci.io"
+	nodectl "github.com/harvnet/harvnet/pkg/generated/controllers/network.harvesterhci.io/v1alpha1"
+	"github.com/harvnet/harvnet/pkg/hostnet"
+)
+
+// Config is what the daemon's flags set.
+type Config struct {
+	NodeName string
+	Loop     hostloop.Config
+}
+
+// Agent is one node's agent.
+type Agent struct {
+	nodeName string
+	loop     *hostloop.Loop
+	writer   *writer
+	scf      controller.SharedControllerFactory
+	nodes    nodectl.NodeController
+	kube     kubernetes.Interface
+	in       *inputs
+}
+
+// Healthy fails when the host reconcile loop is stuck; see hostloop.Loop.
+func (a *Agent) Healthy() error { return a.loop.Healthy() }
+
+// New wires an agent to the API server and the host; Run starts it.
+func New(ctx context.Context, restCfg *rest.Config, host *hostnet.Host, cfg Config) (*Agent, error) {
+	if cfg.NodeName == "" {
+		return nil, fmt.Errorf("the node name is empty: set --node-name or NODE_NAME")
+	}
+	kube, err := kubernetes.NewForConfig(restCfg)
+	if err != nil {
+		return nil, err
+	}
+	scf, err := ownNodeOnly(restCfg, cfg.NodeName)
+	if err != nil {
+		return nil, err
+	}
+	nodes := netctl.NewFactoryFromConfigWithOptionsOrDie(restCfg, &netctl.FactoryOptions{SharedControllerFactory: scf}).Network().V1alpha1().Node()
+	nads := nadController(scf)
+	recorder := eventRecorder(ctx, kube, cfg.NodeName)
+
+	a := &Agent{nodeName: cfg.NodeName, scf: scf, nodes: nodes, kube: kube}
+	a.writer = newWriter(cfg.NodeName, cfg.Loop.Options, nodes, recorder)
+	loopCfg := cfg.Loop
+	loopCfg.OnResult = a.writer.push
+	if a.loop, err = hostloop.New(host, loopCfg); err != nil {
+		return nil, err
+	}
+	in := &inputs{set: a.loop.SetInput}
+	a.in = in
+	vl := &nadVLANs{cache: nads.Cache(), bridge: cfg.Loop.Options.BridgeName, recorder: recorder, warned: map[types.UID]string{}}
+
+	nodes.OnChange(ctx, "harvnet-agent", func(_ string, n *v1alpha1.Node) (*v1alpha1.Node, error) {
+		return onNode(nodes, in, cfg.NodeName, n)
+	})
+	nads.OnChange(ctx, "harvnet-agent", func(_ string, nad *cniv1.NetworkAttachmentDefinition) (*cniv1.NetworkAttachmentDefinition, error) {
+		v, err := vl.compute()
+		if err == nil {
+			in.vlans(v)
+		}
+		return nad, err
+	})
+	return a, nil
+}
+
+// Run waits for the caches, then reconciles until ctx ends.
+func (a *Agent) Run(ctx context.Context) error {
+	go a.writer.run(ctx)
+	if err := a.scf.Start(ctx, 1); err != nil {
+		return err
+	}
+	// Start returns once the caches have synced, so a missing object is
+	// the API server's answer, not a cache still filling.
+	if _, err := a.nodes.Cache().Get(a.nodeName); apierrors.IsNotFound(err) && ctx.Err() == nil {
+		onAbsent(ctx, a.kube, a.nodeName, a.in)
+	}
+	a.loop.Run(ctx)
+	return nil
+}
+
+// ownNodeOnly is a controller factory whose Node informer lists and watches
+// this node's object alone, so every agent caches one object, not the cluster.
+func ownNodeOnly(restCfg *rest.Config, nodeName string) (controller.SharedControllerFactory, error) {
+	cf, err := client.NewSharedClientFactory(restCfg, &client.SharedClientFactoryOptions{Scheme: schemes.All})
+	if err != nil {
+		return nil, err
+	}
+	sel := fields.OneTermEqualSelector("metadata.name", nodeName).String()
+	cacheFactory := cache.NewSharedCachedFactory(cf, &cache.SharedCacheFactoryOptions{
+		KindTweakList: map[schema.GroupVersionKind]cache.TweakListOptionsFunc{
+			v1alpha1.SchemeGroupVersion.WithKind("Node"): func(o *metav1.ListOptions) { o.FieldSelector = sel },
+		},
+	})
+	return controller.NewSharedControllerFactory(cacheFactory, nil), nil
+}
+
+func onNode(nodes nodectl.NodeController, in *inputs, name string, n *v1alpha1.Node) (*v1alpha1.Node, error) {
+	if n == nil || n.Name != name {
+		if n == nil {
+			in.node(nil, true) // deleted without waiting for us: tear down anyway
+		}
+		return n, nil
+	}
+	if n.DeletionTimestamp != nil {
+		in.node(n, true) // the writer removes the finalizer once torn down
+		return n, nil
+	}
+	if n.Spec.Network.Type != v1alpha1.NetworkTypeNone && !slices.Contains(n.Finalizers, v1alpha1.AgentFinalizer) {
+		c := n.DeepCopy()
+		c.Finalizers = append(c.Finalizers, v1alpha1.AgentFinalizer)
+		var err error
+		if n, err = nodes.Update(c); err != nil {
+			return nil, err
+		}
+	}
+	in.node(n, false)
+	return n, nil
+}
+
+// onAbsent tears down for a node whose object is gone, but only when the
+// core Node exists: an agent started with a mistyped --node-name must not
+// undo a working node's network because no object has that name.
+func onAbsent(ctx context.Context, kube kubernetes.Interface, name string, in *inputs) {
+	_, err := kube.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+	switch {
+	case err == nil:
+		slog.Info("no Node object for this node: tearing down what harvnet set up", "node", name)
+		in.absent()
+	case apierrors.IsNotFound(err):
+		slog.Error("no Node object and no core Node of this name: changing nothing until one appears; is --node-name right?", "node", name)
+	default:
+		slog.Error("no Node object, and the core Node cannot be read to tell a deleted object from a wrong name: changing nothing", "node", name, "err", err)
+	}
+}
+
+func eventRecorder(ctx context.Context, kube kubernetes.Interface, nodeName string) record.EventRecorder {
+	b := record.NewBroadcaster(record.WithContext(ctx))
+	b.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: kube.CoreV1().Events("")})
+	return b.NewRecorder(schemes.All, corev1.EventSource{Component: "harvnet-agent", Host: nodeName})
+}

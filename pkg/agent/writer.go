@@ -1,0 +1,171 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/record"
+
+	"github.com/harvnet/harvnet/pkg/apis/network.harvesterhci.io/v1alpha1"
+	"github.com/harvnet/harvnet/pkg/desired"
+	netctl "github.com/harvnet/harvnet/pkg/generated/controllers/network.harvesterhci.io/v1alpha1"
+	"github.com/harvnet/harvnet/pkg/reconcile"
+	"github.com/harvnet/harvnet/pkg/status"
+)
+
+// writer turns reconcile results into status writes, Events and the
+// finalizer's removal. Results arrive on the loop's goroutine and never
+// block it; only the newest result is written, and a failed write is
+// retried with backoff until the API server answers again.
+type writer struct {
+	nodeName string
+	opts     desired.Options
+	nodes    netctl.NodeController
+	recorder record.EventRecorder
+
+	latest chan reconcile.Result // capacity 1: the newest result only
+	// lastWarning is the last warning recorded, so that a problem that
+	// persists across passes is one Event, not one per pass.
+	lastWarning string
+}
+
+func newWriter(nodeName string, opts desired.Options, nodes netctl.NodeController, rec record.EventRecorder) *writer {
+	return &writer{nodeName: nodeName, opts: opts, nodes: nodes, recorder: rec, latest: make(chan reconcile.Result, 1)}
+}
+
+// push hands over a result, replacing one not yet written.
+func (w *writer) push(res reconcile.Result) {
+	w.events(res)
+	for {
+		select {
+		case w.latest <- res:
+			return
+		default:
+		}
+		select {
+		case <-w.latest:
+		default:
+		}
+	}
+}
+
+func (w *writer) run(ctx context.Context) {
+	backoff := 200 * time.Millisecond
+	var pending *reconcile.Result
+	var retry <-chan time.Time // non-nil while backing off
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case res := <-w.latest:
+			pending = &res
+			if retry != nil {
+				continue // backing off: the newest result waits for the retry
+			}
+		case <-retry:
+			retry = nil
+		}
+		if pending == nil {
+			continue
+		}
+		if err := w.write(*pending); err != nil {
+			slog.Warn("writing node status", "node", w.nodeName, "err", err, "retry", backoff)
+			retry = time.After(backoff)
+			backoff = min(backoff*2, 5*time.Second)
+			continue
+		}
+		pending, backoff = nil, 200*time.Millisecond
+	}
+}
+
+// write brings the Node object in line with a result: status when it
+// changed, and the finalizer off once a deletion's teardown is done.
+func (w *writer) write(res reconcile.Result) error {
+	node, err := w.nodes.Cache().Get(w.nodeName)
+	if apierrors.IsNotFound(err) {
+		return nil // gone: nothing to report on
+	}
+	if err != nil {
+		return err
+	}
+	next := status.Build(res, w.opts, res.Input.Generation)
+	if !status.Equal(&node.Status, &next) {
+		updated, err := w.updateStatus(node, next)
+		if apierrors.IsConflict(err) {
+			// The cache lags the API server (after an outage, say): read
+			// the object itself and try once more.
+			if node, err = w.nodes.Get(w.nodeName, metav1.GetOptions{}); err == nil {
+				updated, err = w.updateStatus(node, next)
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("status: %w", err)
+		}
+		node = updated
+	}
+	if node.DeletionTimestamp != nil && res.Desired.Teardown && !res.Failed() && slices.Contains(node.Finalizers, v1alpha1.AgentFinalizer) {
+		n := node.DeepCopy()
+		n.Finalizers = slices.DeleteFunc(n.Finalizers, func(f string) bool { return f == v1alpha1.AgentFinalizer })
+		if _, err := w.nodes.Update(n); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("removing finalizer: %w", err)
+		}
+	}
+	return nil
+}
+
+func (w *writer) updateStatus(node *v1alpha1.Node, next v1alpha1.NodeStatus) (*v1alpha1.Node, error) {
+	status.SetTransitions(&node.Status, &next, metav1.Now())
+	n := node.DeepCopy()
+	n.Status = next
+	return w.nodes.UpdateStatus(n)
+}
+
+// events records what a pass changed on the host, or why it could not.
+func (w *writer) events(res reconcile.Result) {
+	ref := &v1alpha1.Node{ObjectMeta: metav1.ObjectMeta{Name: w.nodeName}}
+	ref.SetGroupVersionKind(v1alpha1.SchemeGroupVersion.WithKind("Node"))
+	if len(res.Applied) > 0 {
+		what := make([]string, len(res.Applied))
+		for i, a := range res.Applied {
+			what[i] = a.String()
+		}
+		w.recorder.Event(ref, corev1.EventTypeNormal, "Applied", truncate(strings.Join(what, "; "), maxEventMessage))
+	}
+	reason, msg := warning(res)
+	if reason+msg != w.lastWarning && reason != "" {
+		w.recorder.Event(ref, corev1.EventTypeWarning, reason, msg)
+	}
+	w.lastWarning = reason + msg
+}
+
+func warning(res reconcile.Result) (reason, msg string) {
+	if res.Invalid != nil {
+		return res.Invalid.Reason, res.Invalid.Message + "; the host was left as it is"
+	}
+	if res.Err != nil {
+		return status.ReasonHostUnreadable, res.Err.Error()
+	}
+	for _, s := range res.Steps {
+		if s.Err != nil && s.Blocked == "" {
+			return status.ReasonApplyFailed, fmt.Sprintf("%s: %v", s.Phase, s.Err)
+		}
+	}
+	return "", ""
+}
+
+// maxEventMessage keeps Event messages within what the API server stores.
+const maxEventMessage = 1024
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-3] + "..."
+}

@@ -1,0 +1,91 @@
+// Package cmdutil holds what both binaries share: kubeconfig loading, the
+// health and metrics endpoints, and signal handling.
+package cmdutil
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+// RestConfig loads a kubeconfig, or the in-cluster config when path is "".
+func RestConfig(path, userAgent string) (*rest.Config, error) {
+	var cfg *rest.Config
+	var err error
+	if path == "" {
+		cfg, err = rest.InClusterConfig()
+	} else {
+		cfg, err = clientcmd.BuildConfigFromFlags("", path)
+	}
+	if err != nil {
+		return nil, err
+	}
+	cfg.UserAgent = userAgent
+	return cfg, nil
+}
+
+// SignalContext ends on SIGINT or SIGTERM.
+func SignalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
+
+// Enabled reports whether an address flag turns a listener on: "" and "0"
+// turn it off, so several agents can share one test host.
+func Enabled(addr string) bool { return addr != "" && addr != "0" }
+
+// Serve runs an HTTP server on addr until ctx ends.
+func Serve(ctx context.Context, addr string, h http.Handler) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		<-ctx.Done()
+		shutdown, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutdown)
+	}()
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			slog.Error("http server", "addr", addr, "err", err)
+		}
+	}()
+	return nil
+}
+
+// Endpoints starts /healthz on healthAddr and /metrics on metricsAddr,
+// each only when enabled. healthy is asked on every probe.
+func Endpoints(ctx context.Context, healthAddr, metricsAddr string, healthy func() error) error {
+	if Enabled(healthAddr) {
+		mux := http.NewServeMux()
+		mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+			if err := healthy(); err != nil {
+				http.Error(w, err.Error(), http.StatusServiceUnavailable)
+				return
+			}
+			_, _ = w.Write([]byte("ok\n"))
+		})
+		if err := Serve(ctx, healthAddr, mux); err != nil {
+			return err
+		}
+	}
+	if Enabled(metricsAddr) {
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", promhttp.Handler())
+		if err := Serve(ctx, metricsAddr, mux); err != nil {
+			return err
+		}
+	}
+	return nil
+}
