@@ -26,8 +26,12 @@ func bridgeStep(in Input) Step {
 	if !exists {
 		s.add(Action{Op: CreateBridge, Link: br.Name})
 	}
-	if in.Missing[CapVLANFiltering] == "" && (br.VLANFiltering == nil || !*br.VLANFiltering) {
-		s.add(Action{Op: SetVLANFiltering, Link: br.Name})
+	if br.VLANFiltering == nil || !*br.VLANFiltering {
+		if why := in.Missing[CapVLANFiltering]; why != "" {
+			s.Lacks = br.Name + " bridges untagged traffic only, without vlan_filtering: " + why
+		} else {
+			s.add(Action{Op: SetVLANFiltering, Link: br.Name})
+		}
 	}
 	if !br.AdminUp {
 		s.add(Action{Op: SetUp, Link: br.Name})

@@ -46,19 +46,23 @@ type Input struct {
 }
 
 // Carried is a NIC's own configuration that lives on the bridge while the
-// NIC is its uplink.
+// NIC is its uplink. Its on-disk form is pkg/checkpoint's, not this.
 type Carried struct {
-	Addrs  []hoststate.Addr  `json:"addrs,omitempty"`
-	Routes []hoststate.Route `json:"routes,omitempty"`
+	Addrs  hoststate.Addrs
+	Routes []hoststate.Route
 }
 
 // Step is one phase's actions. Skipped says why the phase cannot be done at
-// all; Note says something an operator should know even when all is done.
+// all; Lacks says what of it the kernel cannot do while the rest is done
+// (a bridge without vlan_filtering still bridges), so status never reads
+// "nothing left to do" as "all done"; Note says something an operator
+// should know even when all is done.
 type Step struct {
 	Phase    Phase
 	Requires []Phase
 	Actions  []Action
 	Skipped  string
+	Lacks    string
 	Note     string
 }
 

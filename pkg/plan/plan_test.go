@@ -502,11 +502,22 @@ func TestMissingVLANFiltering(t *testing.T) {
 		t.Errorf("VLANs step without VLANs: %+v", s)
 	}
 
-	// An existing bridge without vlan_filtering is left so.
-	h := steadyHost()
-	h.Links[2].VLANFiltering = boolp(false)
-	p = Compute(Input{Desired: want(desired.State{Uplink: "eth0", VLANs: []int{10, 20}}), Host: h, Missing: m})
-	assertActions(t, "Bridge existing", step(t, p, PhaseBridge).Actions, nil)
+	// An existing bridge without vlan_filtering is left so, and the step
+	// says what it lacks whether or not VLANs are wanted.
+	for _, vlans := range [][]int{nil, {10, 20}} {
+		h := steadyHost()
+		h.Links[2].VLANFiltering = boolp(false)
+		p = Compute(Input{Desired: want(desired.State{Uplink: "eth0", VLANs: vlans}), Host: h, Missing: m})
+		s := step(t, p, PhaseBridge)
+		assertActions(t, "Bridge existing", s.Actions, nil)
+		if w := "br0 bridges untagged traffic only, without vlan_filtering: " + why; s.Lacks != w {
+			t.Errorf("VLANs %v: Bridge Lacks = %q, want %q", vlans, s.Lacks, w)
+		}
+	}
+	// With the capability there, nothing is lacking.
+	if s := step(t, Compute(Input{Desired: want(desired.State{Uplink: "eth0"}), Host: steadyHost()}), PhaseBridge); s.Lacks != "" {
+		t.Errorf("Lacks = %q on a kernel with VLAN filtering", s.Lacks)
+	}
 }
 
 func TestDHCPStep(t *testing.T) {

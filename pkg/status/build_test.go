@@ -231,6 +231,37 @@ func TestBuildSkippedVLANs(t *testing.T) {
 	}
 }
 
+// TestBuildNoVLANFiltering: on a kernel without bridge VLAN filtering the
+// bridge step has nothing left to do, which must not read as "done": the
+// bridge is reported up without vlan_filtering and why, whether or not any
+// VLAN ID is wanted (right after enabling, no NAD exists yet).
+func TestBuildNoVLANFiltering(t *testing.T) {
+	why := "the kernel has no bridge VLAN filtering (CONFIG_BRIDGE_VLAN_FILTERING)"
+	lacks := "br0 bridges untagged traffic only, without vlan_filtering: " + why
+	for _, vlans := range [][]int{nil, {10, 20}} {
+		h := host()
+		h.Links[2].VLANFiltering = boolp(false)
+		h.PortVLANs = nil
+		d := desired.State{Bridge: "br0", Uplink: "eth0", VLANs: vlans}
+		st := Build(result(d, h, plan.Missing{plan.CapVLANFiltering: why}), opts, 1)
+		b := findCond(t, st.Conditions, v1alpha1.ConditionBridgeReady)
+		if b.Status != metav1.ConditionFalse || b.Reason != ReasonUnsupported || b.Message != lacks {
+			t.Errorf("VLANs %v: BridgeReady = %+v, want False/Unsupported %q", vlans, b, lacks)
+		}
+		r := findCond(t, st.Conditions, v1alpha1.ConditionReady)
+		if r.Status != metav1.ConditionFalse || !strings.Contains(r.Message, "BridgeReady: "+lacks) {
+			t.Errorf("VLANs %v: Ready = %+v, want False naming the missing vlan_filtering", vlans, r)
+		}
+		v := findCond(t, st.Conditions, v1alpha1.ConditionVLANsReady)
+		switch {
+		case vlans == nil && (v.Status != metav1.ConditionTrue || !strings.Contains(v.Message, "no VLAN IDs are wanted")):
+			t.Errorf("no VLANs: VLANsReady = %+v, want True saying none are wanted", v)
+		case vlans != nil && (v.Status != metav1.ConditionFalse || v.Reason != ReasonUnsupported):
+			t.Errorf("VLANs %v: VLANsReady = %+v, want False/Unsupported", vlans, v)
+		}
+	}
+}
+
 func TestBuildStepErrors(t *testing.T) {
 	res := result(steady, host(), nil)
 	for i := range res.Steps {

@@ -79,6 +79,8 @@ func stepCondition(res reconcile.Result, s reconcile.StepResult) metav1.Conditio
 		return condition(t, false, ReasonUnsupported, s.Skipped)
 	case len(s.Actions) > 0:
 		return condition(t, false, ReasonPending, "still to do: "+s.Actions[0].String())
+	case s.Lacks != "":
+		return condition(t, false, ReasonUnsupported, s.Lacks)
 	}
 	if s.Phase == plan.PhaseUplink {
 		return uplinkCondition(res)
@@ -113,6 +115,9 @@ func readyMessage(res reconcile.Result, s reconcile.StepResult) string {
 		}
 		return res.Desired.Bridge + " is up with vlan_filtering on"
 	case plan.PhaseVLANs:
+		if len(res.Desired.VLANs) == 0 {
+			return "no VLAN IDs are wanted: no bridge NetworkAttachmentDefinition names " + res.Desired.Bridge
+		}
 		return fmt.Sprintf("VLAN IDs %v are allowed on the uplink", res.Desired.VLANs)
 	case plan.PhaseDHCP:
 		if res.Host.DHCPBackend != "" {
