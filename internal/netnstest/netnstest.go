@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -19,12 +20,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// RequireRoot skips a test that needs root, saying so.
+// RequireRoot skips a test that needs root, saying so; under CI or on a
+// full kernel, where these tests are the point of the run, it fails it.
 func RequireRoot(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		if FullKernel() {
-			t.Fatalf("%s=1 but not running as root", FullKernelEnv)
+		if FullKernel() || InCI() {
+			t.Fatalf("not running as root (full kernel %v, CI %v): this run must exercise the netns tests, not skip them", FullKernel(), InCI())
 		}
 		t.Skip("needs root: it creates network namespaces, veths and bridges (run `sudo make test`)")
 	}
@@ -169,7 +171,7 @@ func (n *Node) AddNIC(t testing.TB, name string, addrs ...string) {
 func (n *Node) waitUp(t testing.TB, name string) {
 	t.Helper()
 	ipv6 := n.readSysctl("net/ipv6/conf/"+name+"/disable_ipv6") == "0"
-	Eventually(t, 10*time.Second, name+" did not come up", func() bool {
+	Eventually(t, 10*time.Second, Check(name+" did not come up", func() bool {
 		l, ok := n.Link(t, name)
 		if !ok || l.OperState != "UP" {
 			return false
@@ -183,7 +185,7 @@ func (n *Node) waitUp(t testing.TB, name string) {
 			}
 		}
 		return false
-	})
+	}))
 }
 
 // readSysctl reads /proc/sys/<path> as seen from inside the namespace, ""
@@ -244,13 +246,11 @@ func (l Link) GlobalAddrs() []string {
 	var out []string
 	for _, a := range l.AddrInfo {
 		if a.Scope == "global" {
-			out = append(out, a.Local+"/"+itoa(a.PrefixLen))
+			out = append(out, a.Local+"/"+strconv.Itoa(a.PrefixLen))
 		}
 	}
 	return out
 }
-
-func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
 
 // Link returns what the kernel reports of a link, and false if it is gone.
 func (n *NS) Link(t testing.TB, name string) (Link, bool) {
@@ -285,14 +285,34 @@ func (n *NS) Routes(t testing.TB, family, dev string) []string {
 	return lines
 }
 
-// Eventually polls cond until it holds or the deadline passes.
-func Eventually(t testing.TB, deadline time.Duration, what string, cond func() bool) {
+// Eventually polls check until it returns "" and fails the test with what
+// check said last if that has not happened within deadline. It is the one
+// poller of the netns tests and the e2e: checks say what is wrong, so a
+// failure reads as the state the test was waiting to leave. Polls start
+// every 5 ms, for kernel changes that take microseconds, and back off to
+// every 50 ms, so long waits (an agent, the API server) stay cheap.
+func Eventually(t testing.TB, deadline time.Duration, check func() string) {
 	t.Helper()
 	end := time.Now().Add(deadline)
-	for !cond() {
-		if time.Now().After(end) {
-			t.Fatalf("after %v: %s", deadline, what)
+	for pause := 5 * time.Millisecond; ; pause = min(2*pause, 50*time.Millisecond) {
+		msg := check()
+		if msg == "" {
+			return
 		}
-		time.Sleep(5 * time.Millisecond)
+		if time.Now().After(end) {
+			t.Fatalf("after %v: %s", deadline, msg)
+		}
+		time.Sleep(pause)
+	}
+}
+
+// Check turns a condition into a check for Eventually that says failure
+// while cond does not hold.
+func Check(failure string, cond func() bool) func() string {
+	return func() string {
+		if cond() {
+			return ""
+		}
+		return failure
 	}
 }

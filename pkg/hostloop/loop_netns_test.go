@@ -96,7 +96,7 @@ func (r *running) converged(t testing.TB) bool {
 
 func (r *running) waitConverged(t testing.TB, what string) {
 	t.Helper()
-	nt.Eventually(t, deadline, what+": node did not converge", func() bool { return r.converged(t) })
+	nt.Eventually(t, deadline, nt.Check(what+": node did not converge", func() bool { return r.converged(t) }))
 }
 
 func TestLoopRepairsDriftFromNetlinkEvents(t *testing.T) {
@@ -113,10 +113,10 @@ func TestLoopRepairsDriftFromNetlinkEvents(t *testing.T) {
 	r.waitConverged(t, "bridge set down")
 
 	r.node.IP(t, "addr", "del", "10.11.0.5/24", "dev", br)
-	nt.Eventually(t, deadline, "address not restored", func() bool {
+	nt.Eventually(t, deadline, nt.Check("address not restored", func() bool {
 		b, _ := r.node.Link(t, br)
 		return slices.Contains(b.GlobalAddrs(), "10.11.0.5/24")
-	})
+	}))
 }
 
 func TestLoopRepairsSysctlOnResync(t *testing.T) {
@@ -125,25 +125,25 @@ func TestLoopRepairsSysctlOnResync(t *testing.T) {
 		t.Skip("br_netfilter is not loaded on this kernel")
 	}
 	r.node.Exec(t, "sysctl", "-qw", "net.bridge.bridge-nf-call-iptables=1")
-	nt.Eventually(t, deadline, "bridge-nf-call-iptables not put back to 0", func() bool {
+	nt.Eventually(t, deadline, nt.Check("bridge-nf-call-iptables not put back to 0", func() bool {
 		return strings.TrimSpace(r.node.Exec(t, "sysctl", "-n", "net.bridge.bridge-nf-call-iptables")) == "0"
-	})
+	}))
 }
 
 func TestLoopFollowsSpecChanges(t *testing.T) {
 	r := start(t, time.Hour)
 	r.node.AddNIC(t, "eth1")
 	r.loop.SetInput(desired.Input{Spec: v1alpha1.NodeSpec{Network: v1alpha1.NetworkSpec{Type: v1alpha1.NetworkTypeVLAN, NIC: "eth1"}}})
-	nt.Eventually(t, deadline, "eth1 not enslaved and eth0 not given its addresses back", func() bool {
+	nt.Eventually(t, deadline, nt.Check("eth1 not enslaved and eth0 not given its addresses back", func() bool {
 		e0, _ := r.node.Link(t, "eth0")
 		e1, _ := r.node.Link(t, "eth1")
 		return e1.Master == br && e0.Master == "" && len(e0.GlobalAddrs()) == 2
-	})
+	}))
 	r.loop.SetInput(desired.Input{})
-	nt.Eventually(t, deadline, "bridge not torn down", func() bool {
+	nt.Eventually(t, deadline, nt.Check("bridge not torn down", func() bool {
 		_, ok := r.node.Link(t, br)
 		return !ok
-	})
+	}))
 }
 
 // A pass that never ends (a hung tool or lock) must show in /healthz, so
@@ -157,11 +157,11 @@ func TestHealthyFailsWhileAPassIsStuck(t *testing.T) {
 	}
 	release := make(chan struct{})
 	r.hold.Store(&release) // the next resync pass hangs in OnResult
-	nt.Eventually(t, deadline, "Healthy to report the stuck pass", func() bool {
+	nt.Eventually(t, deadline, nt.Check("Healthy to report the stuck pass", func() bool {
 		err := r.loop.Healthy()
 		return err != nil && strings.Contains(err.Error(), "stuck")
-	})
+	}))
 	r.hold.Store(nil)
 	close(release)
-	nt.Eventually(t, deadline, "Healthy once passes come round again", func() bool { return r.loop.Healthy() == nil })
+	nt.Eventually(t, deadline, nt.Check("Healthy once passes come round again", func() bool { return r.loop.Healthy() == nil }))
 }

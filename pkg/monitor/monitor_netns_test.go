@@ -69,10 +69,10 @@ func TestMonitorIgnoresVMChurn(t *testing.T) {
 		n.IP(t, "link", "set", vm, "master", "vmbr")
 	}
 	// Each veth pair is at least two link events.
-	nt.Eventually(t, deadline, "monitor did not read the VM events", func() bool {
+	nt.Eventually(t, deadline, nt.Check("monitor did not read the VM events", func() bool {
 		_, ignored := m.Stats()
 		return ignored >= 2*vms
-	})
+	}))
 	select {
 	case <-m.Changes():
 		seen, ignored := m.Stats()

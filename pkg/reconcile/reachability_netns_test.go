@@ -37,9 +37,9 @@ func TestTheNodeStaysReachableWhileItsNICMoves(t *testing.T) {
 	}
 	for _, p := range pings {
 		// Neighbours resolved and the switch's own IPv6 ready.
-		nt.Eventually(t, 10*time.Second, p.name+": no first reply", func() bool {
+		nt.Eventually(t, 10*time.Second, nt.Check(p.name+": no first reply", func() bool {
 			return exec.Command("ip", "netns", "exec", sw.Name, "ping", "-c1", "-W1", "-I", p.src, p.dst).Run() == nil
-		})
+		}))
 	}
 
 	const count = 1500
