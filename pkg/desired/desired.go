@@ -2,6 +2,7 @@ package desired
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/harvnet/harvnet/pkg/apis/network.harvesterhci.io/v1alpha1"
@@ -60,12 +61,7 @@ func (o Options) Validate() error {
 
 // UplinkTypeAllowed reports whether links of that kind may be uplinks.
 func (o Options) UplinkTypeAllowed(kind string) bool {
-	for _, t := range o.UplinkTypes {
-		if t == kind {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(o.UplinkTypes, kind)
 }
 
 // Compute derives the desired state from the input. It checks only what can

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
@@ -115,7 +116,7 @@ func (h *Host) withLink(name string, fn func(netlink.Link) error) error {
 func (h *Host) addr(a plan.Action, l netlink.Link) error {
 	p := a.Addr.Prefix
 	na := &netlink.Addr{
-		IPNet: &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())},
+		IPNet: ipNet(p),
 		Scope: a.Addr.Scope,
 	}
 	if a.Op == plan.DelAddr {
@@ -143,7 +144,7 @@ func (h *Host) route(a plan.Action, l netlink.Link) error {
 		Family:    r.Family,
 	}
 	if r.Dst.IsValid() {
-		nr.Dst = &net.IPNet{IP: r.Dst.Addr().AsSlice(), Mask: net.CIDRMask(r.Dst.Bits(), r.Dst.Addr().BitLen())}
+		nr.Dst = ipNet(r.Dst)
 	}
 	if r.Gw.IsValid() {
 		nr.Gw = r.Gw.AsSlice()
@@ -201,4 +202,9 @@ func (h *Host) retryUnresolved(link netlink.Link) {
 			_ = h.nl.NeighDel(&neighs[i])
 		}
 	}
+}
+
+// ipNet is netlink's form of a prefix.
+func ipNet(p netip.Prefix) *net.IPNet {
+	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
 }

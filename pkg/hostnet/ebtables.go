@@ -80,9 +80,9 @@ func parseDHCPRule(line string) (hoststate.DHCPRule, bool) {
 	r := hoststate.DHCPRule{NIC: opt["-i"]}
 	switch {
 	case opt["-s"] != "" && opt["-d"] == "":
-		r.MAC, r.Dir = opt["-s"], plan.DirSrc
+		r.MAC, r.Dir = opt["-s"], hoststate.DirSrc
 	case opt["-d"] != "" && opt["-s"] == "":
-		r.MAC, r.Dir = opt["-d"], plan.DirDst
+		r.MAC, r.Dir = opt["-d"], hoststate.DirDst
 	default:
 		return hoststate.DHCPRule{}, false
 	}
@@ -98,7 +98,7 @@ func parseDHCPRule(line string) (hoststate.DHCPRule, bool) {
 // routed (DROP in broute) to the NIC instead of being bridged.
 func ruleArgs(r hoststate.DHCPRule) []string {
 	side := "-s"
-	if r.Dir == plan.DirDst {
+	if r.Dir == hoststate.DirDst {
 		side = "-d"
 	}
 	return []string{"BROUTING", "-p", "ipv4", "--ip-proto", "udp", "--ip-destination-port", "67:68", "-i", r.NIC, side, r.MAC, "-j", "DROP"}

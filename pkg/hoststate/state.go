@@ -2,6 +2,7 @@ package hoststate
 
 import (
 	"net/netip"
+	"slices"
 	"sort"
 )
 
@@ -39,7 +40,16 @@ type Link struct {
 	Loopback    bool
 	// VLANFiltering is set for bridges only.
 	VLANFiltering *bool
-	Addrs         []Addr
+	Addrs         Addrs
+}
+
+// Addrs is a list of interface addresses: a link's, or those harvnet
+// carries for a NIC.
+type Addrs []Addr
+
+// Has reports whether the list holds that prefix (address and length).
+func (as Addrs) Has(p netip.Prefix) bool {
+	return slices.ContainsFunc(as, func(a Addr) bool { return a.Prefix == p })
 }
 
 // Addr is an interface address.
@@ -56,47 +66,25 @@ func (a Addr) Global() bool {
 	return a.Scope == 0 && !a.Prefix.Addr().IsLinkLocalUnicast()
 }
 
-// Route is a route of the main or another table.
-type Route struct {
-	Dst       netip.Prefix // zero for the default route
-	Gw        netip.Addr
-	Src       netip.Addr
-	LinkIndex int
-	Protocol  int // RTPROT_*: 2 kernel, 3 boot, 4 static, 16 dhcp, ...
-	Scope     int
-	Table     int
-	Priority  int
-	Family    int // 2 IPv4, 10 IPv6
-}
-
-// Same reports whether o is the same route, on whichever device: what the
-// kernel keys a route by, less the device.
-func (r Route) Same(o Route) bool {
-	return r.Family == o.Family && r.Dst == o.Dst && r.Gw == o.Gw && r.Table == o.Table && r.Priority == o.Priority
-}
-
-// Route protocol numbers that matter to harvnet.
-const (
-	ProtoKernel = 2
-	ProtoRA     = 9
-)
-
-// Copyable reports whether the route belongs to the node's configuration
-// rather than being derived by the kernel from an address or a router advert.
-func (r Route) Copyable() bool {
-	return r.Protocol != ProtoKernel && r.Protocol != ProtoRA && !r.local()
-}
-
-func (r Route) local() bool {
-	// Table 255 is the local table, owned by the kernel.
-	return r.Table == 255
-}
-
 // VLAN is a VLAN configured on a bridge port.
 type VLAN struct {
 	VID      int
 	PVID     bool
 	Untagged bool
+}
+
+// TaggedVLANs returns the VLAN IDs a bridge port carries beyond the
+// kernel's default (VID 1 and the PVID, which stay as the kernel sets
+// them), sorted: what harvnet manages and reports.
+func (s *State) TaggedVLANs(port string) []int {
+	var out []int
+	for _, v := range s.PortVLANs[port] {
+		if !v.PVID && v.VID != 1 {
+			out = append(out, v.VID)
+		}
+	}
+	sort.Ints(out)
+	return out
 }
 
 // Forward is one iptables backend's FORWARD chain as seen by harvnet.
@@ -112,9 +100,15 @@ type Forward struct {
 type DHCPRule struct {
 	NIC string
 	MAC string
-	// Dir is "src" or "dst": which side of the frame carries the NIC's MAC.
+	// Dir is DirSrc or DirDst: which side of the frame carries the NIC's MAC.
 	Dir string
 }
+
+// DHCP rule directions: the NIC's MAC as source or as destination.
+const (
+	DirSrc = "src"
+	DirDst = "dst"
+)
 
 // Link returns the link with that name.
 func (s *State) Link(name string) (Link, bool) {
@@ -176,14 +170,4 @@ func (l Link) GlobalAddrs() []Addr {
 		}
 	}
 	return out
-}
-
-// HasAddr reports whether the link holds that prefix.
-func (l Link) HasAddr(p netip.Prefix) bool {
-	for _, a := range l.Addrs {
-		if a.Prefix == p {
-			return true
-		}
-	}
-	return false
 }

@@ -80,9 +80,9 @@ func (a Action) String() string {
 	case DelAddr:
 		return fmt.Sprintf("remove address %s from %s", a.Addr.Prefix, a.Link)
 	case AddRoute:
-		return fmt.Sprintf("add route %s to %s", routeKey(a.Route), a.Link)
+		return "add route " + a.Route.Format(a.Link)
 	case DelRoute:
-		return fmt.Sprintf("remove route %s from %s", routeKey(a.Route), a.Link)
+		return "remove route " + a.Route.Format(a.Link)
 	case SetMaster:
 		return fmt.Sprintf("enslave %s to %s", a.Link, a.Master)
 	case SetNoMaster:
@@ -111,15 +111,4 @@ func joinRanges(rs []Range) string {
 		s[i] = r.String()
 	}
 	return strings.Join(s, ",")
-}
-
-func routeKey(r hoststate.Route) string {
-	dst := "default"
-	if r.Dst.IsValid() {
-		dst = r.Dst.String()
-	}
-	if r.Gw.IsValid() {
-		dst += " via " + r.Gw.String()
-	}
-	return dst
 }

@@ -1,20 +1,16 @@
 package plan
 
 import (
-	"github.com/harvnet/harvnet/pkg/hoststate"
-)
+	"slices"
 
-// DHCP rule directions: the NIC's MAC as source or as destination.
-const (
-	DirSrc = "src"
-	DirDst = "dst"
+	"github.com/harvnet/harvnet/pkg/hoststate"
 )
 
 func dhcpStep(in Input) Step {
 	s := Step{Phase: PhaseDHCP, Requires: []Phase{PhaseUplink}}
 	var want []hoststate.DHCPRule
 	if nic, ok := in.Host.Link(in.Desired.Uplink); ok && !in.Desired.Teardown {
-		for _, dir := range []string{DirSrc, DirDst} {
+		for _, dir := range []string{hoststate.DirSrc, hoststate.DirDst} {
 			want = append(want, hoststate.DHCPRule{NIC: nic.Name, MAC: nic.MAC, Dir: dir})
 		}
 	}
@@ -25,25 +21,16 @@ func dhcpStep(in Input) Step {
 		return s
 	}
 	for _, r := range in.Host.DHCPRules {
-		if !containsRule(want, r) {
+		if !slices.Contains(want, r) {
 			s.add(Action{Op: DelDHCPRule, Link: r.NIC, Rule: r})
 		}
 	}
 	for _, r := range want {
-		if !containsRule(in.Host.DHCPRules, r) {
+		if !slices.Contains(in.Host.DHCPRules, r) {
 			s.add(Action{Op: AddDHCPRule, Link: r.NIC, Rule: r})
 		}
 	}
 	return s
-}
-
-func containsRule(rs []hoststate.DHCPRule, r hoststate.DHCPRule) bool {
-	for _, x := range rs {
-		if x == r {
-			return true
-		}
-	}
-	return false
 }
 
 func bridgeNFStep(in Input) Step {
@@ -72,8 +59,8 @@ func forwardStep(in Input, keep bool) Step {
 	// Each backend on its own: ACCEPT rules in one do not get past a DROP
 	// policy in the other.
 	for _, f := range in.Host.Forward {
-		has := contains(f.AcceptIn, br) && contains(f.AcceptOut, br)
-		had := contains(f.AcceptIn, br) || contains(f.AcceptOut, br)
+		has := slices.Contains(f.AcceptIn, br) && slices.Contains(f.AcceptOut, br)
+		had := slices.Contains(f.AcceptIn, br) || slices.Contains(f.AcceptOut, br)
 		switch {
 		case keep && f.Policy == "DROP" && !has:
 			s.add(Action{Op: AddForwardAccept, Link: br, Backend: f.Backend})
@@ -82,13 +69,4 @@ func forwardStep(in Input, keep bool) Step {
 		}
 	}
 	return s
-}
-
-func contains(xs []string, x string) bool {
-	for _, s := range xs {
-		if s == x {
-			return true
-		}
-	}
-	return false
 }

@@ -1,6 +1,8 @@
 package plan
 
 import (
+	"golang.org/x/sys/unix"
+
 	"net/netip"
 	"reflect"
 	"slices"
@@ -30,7 +32,7 @@ func intp(i int) *int    { return &i }
 // static route without gateway.
 func mgmtRoutes(index int) []hoststate.Route {
 	return []hoststate.Route{
-		{Dst: netip.MustParsePrefix("10.0.0.0/24"), Src: addr4.Prefix.Addr(), LinkIndex: index, Protocol: hoststate.ProtoKernel, Scope: 253, Table: 254, Family: 2},
+		{Dst: netip.MustParsePrefix("10.0.0.0/24"), Src: addr4.Prefix.Addr(), LinkIndex: index, Protocol: unix.RTPROT_KERNEL, Scope: 253, Table: 254, Family: 2},
 		{Gw: netip.MustParseAddr("10.0.0.1"), LinkIndex: index, Protocol: 4, Table: 254, Priority: 100, Family: 2},
 		{Gw: netip.MustParseAddr("2001:db8::1"), LinkIndex: index, Protocol: 4, Table: 254, Priority: 1024, Family: 10},
 		{Dst: netip.MustParsePrefix("192.168.50.0/24"), LinkIndex: index, Protocol: 4, Table: 254, Family: 2},
@@ -86,7 +88,7 @@ func steadyHost() *hoststate.State {
 		"eth0": {{VID: 1, PVID: true, Untagged: true}, {VID: 10}, {VID: 20}},
 		"br0":  {{VID: 1, PVID: true, Untagged: true}},
 	}
-	h.DHCPRules = []hoststate.DHCPRule{{NIC: "eth0", MAC: mac0, Dir: DirSrc}, {NIC: "eth0", MAC: mac0, Dir: DirDst}}
+	h.DHCPRules = []hoststate.DHCPRule{{NIC: "eth0", MAC: mac0, Dir: hoststate.DirSrc}, {NIC: "eth0", MAC: mac0, Dir: hoststate.DirDst}}
 	return h
 }
 
@@ -193,8 +195,8 @@ func TestComputeFreshHost(t *testing.T) {
 		{Op: AddVLANs, Link: "eth0", VIDs: []Range{{10, 10}, {20, 20}}},
 	})
 	assertActions(t, "DHCP", step(t, p, PhaseDHCP).Actions, []Action{
-		{Op: AddDHCPRule, Link: "eth0", Rule: hoststate.DHCPRule{NIC: "eth0", MAC: mac0, Dir: DirSrc}},
-		{Op: AddDHCPRule, Link: "eth0", Rule: hoststate.DHCPRule{NIC: "eth0", MAC: mac0, Dir: DirDst}},
+		{Op: AddDHCPRule, Link: "eth0", Rule: hoststate.DHCPRule{NIC: "eth0", MAC: mac0, Dir: hoststate.DirSrc}},
+		{Op: AddDHCPRule, Link: "eth0", Rule: hoststate.DHCPRule{NIC: "eth0", MAC: mac0, Dir: hoststate.DirDst}},
 	})
 	assertActions(t, "BridgeNF", step(t, p, PhaseBridgeNF).Actions, nil)
 	assertActions(t, "Forward", step(t, p, PhaseForward).Actions, nil)
@@ -287,8 +289,8 @@ func TestComputeSwitchUplink(t *testing.T) {
 		{Op: SetMaster, Link: "eth1", Master: "br0"},
 	})
 	assertActions(t, "DHCP", step(t, p, PhaseDHCP).Actions, []Action{
-		{Op: AddDHCPRule, Link: "eth1", Rule: hoststate.DHCPRule{NIC: "eth1", MAC: mac1, Dir: DirSrc}},
-		{Op: AddDHCPRule, Link: "eth1", Rule: hoststate.DHCPRule{NIC: "eth1", MAC: mac1, Dir: DirDst}},
+		{Op: AddDHCPRule, Link: "eth1", Rule: hoststate.DHCPRule{NIC: "eth1", MAC: mac1, Dir: hoststate.DirSrc}},
+		{Op: AddDHCPRule, Link: "eth1", Rule: hoststate.DHCPRule{NIC: "eth1", MAC: mac1, Dir: hoststate.DirDst}},
 	})
 }
 
@@ -326,8 +328,8 @@ func TestComputeTeardown(t *testing.T) {
 		{Op: DelAddr, Link: "br0", Addr: addr6},
 	}
 	delDHCP := []Action{
-		{Op: DelDHCPRule, Link: "eth0", Rule: hoststate.DHCPRule{NIC: "eth0", MAC: mac0, Dir: DirSrc}},
-		{Op: DelDHCPRule, Link: "eth0", Rule: hoststate.DHCPRule{NIC: "eth0", MAC: mac0, Dir: DirDst}},
+		{Op: DelDHCPRule, Link: "eth0", Rule: hoststate.DHCPRule{NIC: "eth0", MAC: mac0, Dir: hoststate.DirSrc}},
+		{Op: DelDHCPRule, Link: "eth0", Rule: hoststate.DHCPRule{NIC: "eth0", MAC: mac0, Dir: hoststate.DirDst}},
 	}
 
 	t.Run("VM port keeps the bridge", func(t *testing.T) {
@@ -521,10 +523,10 @@ func TestMissingVLANFiltering(t *testing.T) {
 }
 
 func TestDHCPStep(t *testing.T) {
-	src := hoststate.DHCPRule{NIC: "eth0", MAC: mac0, Dir: DirSrc}
-	dst := hoststate.DHCPRule{NIC: "eth0", MAC: mac0, Dir: DirDst}
-	stale := hoststate.DHCPRule{NIC: "eth9", MAC: "52:54:00:00:00:99", Dir: DirSrc}
-	oldMAC := hoststate.DHCPRule{NIC: "eth0", MAC: "52:54:00:00:00:77", Dir: DirDst}
+	src := hoststate.DHCPRule{NIC: "eth0", MAC: mac0, Dir: hoststate.DirSrc}
+	dst := hoststate.DHCPRule{NIC: "eth0", MAC: mac0, Dir: hoststate.DirDst}
+	stale := hoststate.DHCPRule{NIC: "eth9", MAC: "52:54:00:00:00:99", Dir: hoststate.DirSrc}
+	oldMAC := hoststate.DHCPRule{NIC: "eth0", MAC: "52:54:00:00:00:77", Dir: hoststate.DirDst}
 	tests := []struct {
 		name    string
 		rules   []hoststate.DHCPRule
@@ -695,14 +697,14 @@ func TestActionString(t *testing.T) {
 		{Action{Op: SetMAC, Link: "br0", MAC: mac0}, "set MAC of br0 to " + mac0},
 		{Action{Op: AddAddr, Link: "br0", Addr: addr4}, "add address 10.0.0.5/24 to br0"},
 		{Action{Op: DelAddr, Link: "eth0", Addr: addr6}, "remove address 2001:db8::5/64 from eth0"},
-		{Action{Op: AddRoute, Link: "br0", Route: rDef4(2)}, "add route default via 10.0.0.1 to br0"},
-		{Action{Op: DelRoute, Link: "eth0", Route: rStatic(2)}, "remove route 192.168.50.0/24 from eth0"},
+		{Action{Op: AddRoute, Link: "br0", Route: rDef4(2)}, "add route default via 10.0.0.1 dev br0 proto static metric 100"},
+		{Action{Op: DelRoute, Link: "eth0", Route: rStatic(2)}, "remove route 192.168.50.0/24 dev eth0 proto static"},
 		{Action{Op: SetMaster, Link: "eth0", Master: "br0"}, "enslave eth0 to br0"},
 		{Action{Op: SetNoMaster, Link: "eth0"}, "release eth0 from its bridge"},
 		{Action{Op: DeleteLink, Link: "br0"}, "delete br0"},
 		{Action{Op: DelVLANs, Link: "eth0", VIDs: []Range{{20, 20}}}, "remove VLANs 20 on eth0"},
-		{Action{Op: AddDHCPRule, Rule: hoststate.DHCPRule{NIC: "eth0", MAC: mac0, Dir: DirSrc}}, "add DHCP broute rule for eth0 (src MAC " + mac0 + ")"},
-		{Action{Op: DelDHCPRule, Rule: hoststate.DHCPRule{NIC: "eth9", MAC: mac1, Dir: DirDst}}, "remove DHCP broute rule for eth9 (dst MAC " + mac1 + ")"},
+		{Action{Op: AddDHCPRule, Rule: hoststate.DHCPRule{NIC: "eth0", MAC: mac0, Dir: hoststate.DirSrc}}, "add DHCP broute rule for eth0 (src MAC " + mac0 + ")"},
+		{Action{Op: DelDHCPRule, Rule: hoststate.DHCPRule{NIC: "eth9", MAC: mac1, Dir: hoststate.DirDst}}, "remove DHCP broute rule for eth9 (dst MAC " + mac1 + ")"},
 		{Action{Op: AddForwardAccept, Link: "br0", Backend: "legacy"}, "accept forwarding in and out of br0 (iptables legacy)"},
 		{Action{Op: DelForwardAccept, Link: "br0", Backend: "nf_tables"}, "remove the forward accept rules of br0 (iptables nf_tables)"},
 		{Action{Op: "Frobnicate", Link: "x"}, "Frobnicate x"},

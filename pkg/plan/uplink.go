@@ -111,7 +111,7 @@ func release(in Input, nic hoststate.Link) []Action {
 func (c Carried) CopiesOn(br hoststate.Link, routes []hoststate.Route) (hoststate.Link, []hoststate.Route) {
 	out := hoststate.Link{Name: br.Name}
 	for _, a := range br.Addrs {
-		if (hoststate.Link{Addrs: c.Addrs}).HasAddr(a.Prefix) {
+		if c.Addrs.Has(a.Prefix) {
 			out.Addrs = append(out.Addrs, a)
 		}
 	}
@@ -132,7 +132,7 @@ func moveAddrsAndRoutes(in Input, from hoststate.Link, fromRoutes []hoststate.Ro
 	carried := in.Carried[owner]
 	addrs := from.GlobalAddrs()
 	for _, a := range unionAddrs(addrs, carried.Addrs) {
-		if !to.HasAddr(a.Prefix) {
+		if !to.Addrs.Has(a.Prefix) {
 			out = append(out, Action{Op: AddAddr, Link: to.Name, Addr: a, Owner: owner})
 		}
 	}
@@ -177,9 +177,9 @@ func containsRoute(rs []hoststate.Route, r hoststate.Route) bool {
 }
 
 func unionAddrs(a, b []hoststate.Addr) []hoststate.Addr {
-	out := append([]hoststate.Addr(nil), a...)
+	out := append(hoststate.Addrs(nil), a...)
 	for _, x := range b {
-		if !(hoststate.Link{Addrs: out}).HasAddr(x.Prefix) {
+		if !out.Has(x.Prefix) {
 			out = append(out, x)
 		}
 	}

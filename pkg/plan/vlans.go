@@ -14,14 +14,7 @@ func vlanStep(in Input) Step {
 		}
 		return s
 	}
-	var have []int
-	for _, v := range in.Host.PortVLANs[uplink] {
-		// The kernel's default PVID (VID 1, untagged) stays as the kernel set it.
-		if !v.PVID && v.VID != 1 {
-			have = append(have, v.VID)
-		}
-	}
-	add, del := diffInts(in.Desired.VLANs, have)
+	add, del := diffInts(in.Desired.VLANs, in.Host.TaggedVLANs(uplink))
 	if len(del) > 0 {
 		s.add(Action{Op: DelVLANs, Link: uplink, VIDs: Ranges(del)})
 	}

@@ -33,12 +33,7 @@ func Build(res reconcile.Result, opts desired.Options, generation int64) v1alpha
 		show(uplink)
 		if l, ok := h.Link(uplink); ok {
 			st.UplinkStatus = LinkState(l)
-			for _, v := range h.PortVLANs[uplink] {
-				if v.VID != 1 && !v.PVID {
-					st.NetworkIDs = append(st.NetworkIDs, v.VID)
-				}
-			}
-			sort.Ints(st.NetworkIDs)
+			st.NetworkIDs = h.TaggedVLANs(uplink)
 		}
 	}
 	if m, ok := Management(h); ok {

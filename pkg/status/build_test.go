@@ -61,7 +61,7 @@ func host() *hoststate.State {
 		},
 		BridgeNFCallIPTables: &zero,
 		Forward:              []hoststate.Forward{{Backend: "nf_tables", Policy: "ACCEPT"}},
-		DHCPRules:            []hoststate.DHCPRule{{NIC: "eth0", MAC: mac0, Dir: plan.DirSrc}, {NIC: "eth0", MAC: mac0, Dir: plan.DirDst}},
+		DHCPRules:            []hoststate.DHCPRule{{NIC: "eth0", MAC: mac0, Dir: hoststate.DirSrc}, {NIC: "eth0", MAC: mac0, Dir: hoststate.DirDst}},
 		DHCPBackend:          "ebtables-nft",
 	}
 }

@@ -1,9 +1,9 @@
 package status
 
 import (
-	"fmt"
 	"sort"
-	"strings"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/harvnet/harvnet/pkg/apis/network.harvesterhci.io/v1alpha1"
 	"github.com/harvnet/harvnet/pkg/hoststate"
@@ -56,51 +56,12 @@ func linkStatus(h *hoststate.State, l hoststate.Link) v1alpha1.LinkStatus {
 		}
 	}
 	for _, r := range h.RoutesOf(l.Name) {
-		ls.Routes = append(ls.Routes, RouteString(r, l.Name))
+		ls.Routes = append(ls.Routes, r.Format(l.Name))
 	}
 	sort.Strings(ls.IPv4Address)
 	sort.Strings(ls.IPv6Address)
 	sort.Strings(ls.Routes)
 	return ls
-}
-
-var protoNames = map[int]string{1: "redirect", 2: "kernel", 3: "boot", 4: "static", 9: "ra", 16: "dhcp"}
-var scopeNames = map[int]string{200: "site", 253: "link", 254: "host"}
-
-// RouteString renders a route as `ip route` does, e.g.
-// "172.16.0.0/16 dev br0 proto kernel scope link src 172.16.1.14".
-func RouteString(r hoststate.Route, dev string) string {
-	parts := []string{"default"}
-	if r.Dst.IsValid() {
-		parts[0] = r.Dst.String()
-	}
-	if r.Gw.IsValid() {
-		parts = append(parts, "via", r.Gw.String())
-	}
-	parts = append(parts, "dev", dev)
-	if r.Table != 0 && r.Table != 254 {
-		parts = append(parts, "table", fmt.Sprint(r.Table))
-	}
-	if r.Protocol != 0 && r.Protocol != 3 {
-		parts = append(parts, "proto", nameOr(protoNames, r.Protocol))
-	}
-	if r.Scope != 0 {
-		parts = append(parts, "scope", nameOr(scopeNames, r.Scope))
-	}
-	if r.Src.IsValid() {
-		parts = append(parts, "src", r.Src.String())
-	}
-	if r.Priority != 0 {
-		parts = append(parts, "metric", fmt.Sprint(r.Priority))
-	}
-	return strings.Join(parts, " ")
-}
-
-func nameOr(names map[int]string, n int) string {
-	if s, ok := names[n]; ok {
-		return s
-	}
-	return fmt.Sprint(n)
 }
 
 // Management returns the interface that carries the node's own traffic:
@@ -109,12 +70,12 @@ func Management(h *hoststate.State) (hoststate.Link, bool) {
 	best := -1
 	var found hoststate.Link
 	for _, r := range h.Routes {
-		if r.Dst.IsValid() || (r.Table != 254 && r.Table != 0) {
+		if r.Dst.IsValid() || !r.Main() {
 			continue
 		}
 		l, ok := h.LinkByIndex(r.LinkIndex)
 		// IPv4 defaults win over IPv6 ones: most clusters manage over IPv4.
-		rank := r.Priority + map[bool]int{true: 0, false: 1 << 30}[r.Family == 2]
+		rank := r.Priority + map[bool]int{true: 0, false: 1 << 30}[r.Family == unix.AF_INET]
 		if ok && (best < 0 || rank < best) {
 			best, found = rank, l
 		}
