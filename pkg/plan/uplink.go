@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"slices"
 	"sort"
 
 	"github.com/harvnet/harvnet/pkg/hoststate"
@@ -117,7 +118,7 @@ func (c Carried) CopiesOn(br hoststate.Link, routes []hoststate.Route) (hoststat
 	}
 	var rs []hoststate.Route
 	for _, r := range routes {
-		if containsRoute(c.Routes, r) {
+		if slices.ContainsFunc(c.Routes, r.Same) {
 			rs = append(rs, r)
 		}
 	}
@@ -139,7 +140,7 @@ func moveAddrsAndRoutes(in Input, from hoststate.Link, fromRoutes []hoststate.Ro
 	routes := copyableRoutes(fromRoutes)
 	have := in.Host.RoutesOf(to.Name)
 	for _, r := range copyableRoutes(unionRoutes(routes, carried.Routes)) {
-		if !containsRoute(have, r) {
+		if !slices.ContainsFunc(have, r.Same) {
 			out = append(out, Action{Op: AddRoute, Link: to.Name, Route: r, Owner: owner})
 		}
 	}
@@ -167,15 +168,6 @@ func copyableRoutes(rs []hoststate.Route) []hoststate.Route {
 	return out
 }
 
-func containsRoute(rs []hoststate.Route, r hoststate.Route) bool {
-	for _, x := range rs {
-		if x.Same(r) {
-			return true
-		}
-	}
-	return false
-}
-
 func unionAddrs(a, b []hoststate.Addr) []hoststate.Addr {
 	out := append(hoststate.Addrs(nil), a...)
 	for _, x := range b {
@@ -189,7 +181,7 @@ func unionAddrs(a, b []hoststate.Addr) []hoststate.Addr {
 func unionRoutes(a, b []hoststate.Route) []hoststate.Route {
 	out := append([]hoststate.Route(nil), a...)
 	for _, r := range b {
-		if !containsRoute(out, r) {
+		if !slices.ContainsFunc(out, r.Same) {
 			out = append(out, r)
 		}
 	}
