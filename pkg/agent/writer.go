@@ -146,6 +146,9 @@ func (w *writer) events(res reconcile.Result) {
 }
 
 func warning(res reconcile.Result) (reason, msg string) {
+	if res.Checkpoint != nil {
+		return status.ReasonCheckpointCorrupt, status.CheckpointMessage(res.Checkpoint)
+	}
 	if res.Invalid != nil {
 		return res.Invalid.Reason, res.Invalid.Message + "; the host was left as it is"
 	}

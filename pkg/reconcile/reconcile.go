@@ -3,6 +3,7 @@ package reconcile
 import (
 	"fmt"
 
+	"github.com/harvnet/harvnet/pkg/checkpoint"
 	"github.com/harvnet/harvnet/pkg/desired"
 	"github.com/harvnet/harvnet/pkg/hoststate"
 	"github.com/harvnet/harvnet/pkg/plan"
@@ -30,7 +31,9 @@ type Reconciler struct {
 }
 
 // New returns a reconciler. stateDir keeps the record of enslaved NICs
-// across restarts; "" keeps it in memory only.
+// across restarts; "" keeps it in memory only. A corrupt record does not
+// fail New: every pass reports it (Result.Checkpoint) and changes nothing
+// until the file is fixed or moved aside.
 func New(host Host, opts desired.Options, stateDir string) (*Reconciler, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
@@ -49,9 +52,14 @@ type Result struct {
 	Host    *hoststate.State // as observed at the end of the pass
 	Invalid *desired.InvalidError
 	Err     error // the host could not be read
-	Applied []plan.Action
-	Missing plan.Missing
-	Steps   []StepResult
+	// Checkpoint is set while the state file is corrupt. The pass then
+	// only observed the host: what the file would say (which NICs are
+	// harvnet's, what to give back to them) is unknown, and a plan made
+	// without it could cut the node off.
+	Checkpoint *checkpoint.CorruptError
+	Applied    []plan.Action
+	Missing    plan.Missing
+	Steps      []StepResult
 }
 
 // StepResult is the outcome of one phase after the pass.
@@ -70,6 +78,9 @@ func (r *Reconciler) Reconcile(in desired.Input, refreshNetfilter bool) Result {
 		r.nfMissed = r.host.RefreshNetfilter()
 	}
 	res := Result{Input: in}
+	if bad := r.uplinks.usable(); bad != nil {
+		return r.observeOnly(res, bad)
+	}
 	failed := map[plan.Phase]error{}
 	for round := 0; round < maxRounds; round++ {
 		host, err := r.host.Observe()
@@ -95,6 +106,19 @@ func (r *Reconciler) Reconcile(in desired.Input, refreshNetfilter bool) Result {
 		}
 	}
 	res.Missing = r.missing()
+	return res
+}
+
+// observeOnly is a pass that reports the host and why it changed nothing.
+func (r *Reconciler) observeOnly(res Result, bad *checkpoint.CorruptError) Result {
+	res.Checkpoint = bad
+	res.Missing = r.missing()
+	host, err := r.host.Observe()
+	if err != nil {
+		res.Err = fmt.Errorf("reading the host network: %w", err)
+		return res
+	}
+	res.Host = host
 	return res
 }
 
@@ -195,10 +219,11 @@ func touchesNetfilter(applied []plan.Action) bool {
 }
 
 // Failed reports whether the pass hit an error worth retrying: the host
-// could not be read or an action failed. Invalid input and missing
-// capabilities are not retried; they wait for a change.
+// could not be read, the state file is corrupt (re-read on the retry) or
+// an action failed. Invalid input and missing capabilities are not
+// retried; they wait for a change.
 func (r Result) Failed() bool {
-	if r.Err != nil {
+	if r.Err != nil || r.Checkpoint != nil {
 		return true
 	}
 	for _, s := range r.Steps {

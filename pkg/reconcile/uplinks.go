@@ -1,30 +1,31 @@
 package reconcile
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"maps"
 	"os"
-	"path/filepath"
 	"slices"
-	"sort"
 
+	"github.com/harvnet/harvnet/pkg/checkpoint"
 	"github.com/harvnet/harvnet/pkg/desired"
 	"github.com/harvnet/harvnet/pkg/hoststate"
 	"github.com/harvnet/harvnet/pkg/plan"
 )
 
 // uplinkRecord remembers which NICs harvnet enslaved and the configuration
-// it moved off them, on disk when it has a directory. With it a restarted
-// agent still tells a veth uplink from a VM's veth, and a node whose bridge
-// was deleted under it gets its addresses and routes back.
+// it moved off them, on disk (pkg/checkpoint) when it has a directory.
+// With it a restarted agent still tells a veth uplink from a VM's veth,
+// and a node whose bridge was deleted under it gets its addresses and
+// routes back. The copy in memory is the truth while the agent runs; the
+// file is read at start, and again before every pass while it is corrupt.
 type uplinkRecord struct {
 	path    string
 	uplinks map[string]plan.Carried
-}
-
-type uplinkFile struct {
-	Uplinks map[string]plan.Carried `json:"uplinks"`
+	// corrupt is set while the file cannot be trusted: nothing that
+	// depends on the record may be done, nor the file overwritten.
+	corrupt *checkpoint.CorruptError
 }
 
 func loadUplinkRecord(dir string) (*uplinkRecord, error) {
@@ -35,29 +36,48 @@ func loadUplinkRecord(dir string) (*uplinkRecord, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("state dir: %w", err)
 	}
-	r.path = filepath.Join(dir, "uplinks.json")
-	b, err := os.ReadFile(r.path)
-	if errors.Is(err, os.ErrNotExist) {
-		return r, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("state file: %w", err)
-	}
-	var f uplinkFile
-	if err := json.Unmarshal(b, &f); err == nil && f.Uplinks != nil {
-		r.uplinks = f.Uplinks
-	} // a torn file must not stop the agent: it only loses the hints
+	r.path = checkpoint.Path(dir)
+	r.read()
 	return r, nil
 }
 
-func (r *uplinkRecord) names() []string {
-	out := make([]string, 0, len(r.uplinks))
-	for n := range r.uplinks {
-		out = append(out, n)
+// read loads the file, upgrading one in an older format at once so that
+// only one format is ever on disk after an agent started.
+func (r *uplinkRecord) read() {
+	uplinks, old, err := checkpoint.Read(r.path)
+	if err != nil {
+		ce := &checkpoint.CorruptError{Path: r.path, Err: err}
+		errors.As(err, &ce)
+		if r.corrupt == nil || r.corrupt.Error() != ce.Error() {
+			slog.Error("state file corrupt: changing nothing on this host until it is fixed",
+				"path", ce.Path, "problem", ce.Err, "remedy", ce.Remedy())
+		}
+		r.corrupt = ce
+		return
 	}
-	sort.Strings(out)
-	return out
+	if r.corrupt != nil {
+		slog.Info("state file usable again: reconciling", "path", r.path, "uplinks", slices.Sorted(maps.Keys(uplinks)))
+	}
+	r.uplinks, r.corrupt = uplinks, nil
+	if old {
+		if err := r.save(); err != nil {
+			slog.Warn("state file: rewriting it in the current format failed; the next change writes it", "path", r.path, "err", err)
+		} else {
+			slog.Info("state file upgraded", "path", r.path, "version", checkpoint.Version)
+		}
+	}
 }
+
+// usable re-reads a corrupt file (an operator may have moved or fixed it)
+// and returns what is still wrong, nil when the record can be used.
+func (r *uplinkRecord) usable() *checkpoint.CorruptError {
+	if r.corrupt != nil {
+		r.read()
+	}
+	return r.corrupt
+}
+
+func (r *uplinkRecord) names() []string { return slices.Sorted(maps.Keys(r.uplinks)) }
 
 func (r *uplinkRecord) carried() map[string]plan.Carried { return r.uplinks }
 
@@ -75,7 +95,7 @@ func (r *uplinkRecord) add(nic string) error {
 func (r *uplinkRecord) carry(a plan.Action) error {
 	c := r.uplinks[a.Owner]
 	switch {
-	case a.Op == plan.AddAddr && a.Addr.ValidLft == 0 && !(hoststate.Link{Addrs: c.Addrs}).HasAddr(a.Addr.Prefix):
+	case a.Op == plan.AddAddr && a.Addr.ValidLft == 0 && !c.Addrs.Has(a.Addr.Prefix):
 		c.Addrs = append(c.Addrs, a.Addr)
 	case a.Op == plan.AddRoute && !slices.ContainsFunc(c.Routes, a.Route.Same):
 		c.Routes = append(c.Routes, a.Route)
@@ -116,52 +136,13 @@ func (r *uplinkRecord) prune(host *hoststate.State, d desired.State) {
 	}
 }
 
-func holdsAll(l hoststate.Link, addrs []hoststate.Addr) bool {
-	for _, a := range addrs {
-		if !l.HasAddr(a.Prefix) {
-			return false
-		}
-	}
-	return true
+func holdsAll(l hoststate.Link, addrs hoststate.Addrs) bool {
+	return !slices.ContainsFunc(addrs, func(a hoststate.Addr) bool { return !l.Addrs.Has(a.Prefix) })
 }
 
-// save writes the record atomically and durably: a crash or a power cut
-// leaves the old or the new file, never an empty one, because the record
-// is what gives a node its addresses back.
 func (r *uplinkRecord) save() error {
 	if r.path == "" {
 		return nil
 	}
-	b, err := json.Marshal(uplinkFile{Uplinks: r.uplinks})
-	if err != nil {
-		return err
-	}
-	tmp := r.path + ".tmp"
-	if err := writeSynced(tmp, b); err != nil {
-		return fmt.Errorf("state file: %w", err)
-	}
-	if err := os.Rename(tmp, r.path); err != nil {
-		return fmt.Errorf("state file: %w", err)
-	}
-	if d, err := os.Open(filepath.Dir(r.path)); err == nil {
-		_ = d.Sync() // the rename itself; without it the old name may come back
-		d.Close()
-	}
-	return nil
-}
-
-func writeSynced(path string, b []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return checkpoint.Write(r.path, r.uplinks)
 }

@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/harvnet/harvnet/pkg/apis/network.harvesterhci.io/v1alpha1"
+	"github.com/harvnet/harvnet/pkg/checkpoint"
 	"github.com/harvnet/harvnet/pkg/desired"
 	"github.com/harvnet/harvnet/pkg/hoststate"
 	"github.com/harvnet/harvnet/pkg/plan"
@@ -206,6 +207,33 @@ func TestBuildInvalid(t *testing.T) {
 	if len(st.NICs) == 0 {
 		t.Error("no NIC inventory with an invalid spec")
 	}
+}
+
+// A corrupt state file stops the agent from changing anything: every
+// condition says so, Ready and UplinkReady False naming the file, what is
+// wrong and what the operator can do; the inventory is still reported.
+func TestBuildCheckpointCorrupt(t *testing.T) {
+	path := "/var/lib/harvnet/uplinks.json"
+	bad := &checkpoint.CorruptError{Path: path, Err: errors.New("it is truncated: its 12 bytes end before the JSON does")}
+	msg := "state file " + path + " is corrupt: it is truncated: its 12 bytes end before the JSON does; " +
+		"the agent changes nothing on this host until it can read it: move it aside (mv " + path + " " + path + ".corrupt) " +
+		"so the agent starts again from what the kernel shows, or put back a good copy; the agent reads it again on its next pass"
+	want := []cond{
+		{"Ready", "False", "CheckpointCorrupt", msg},
+		{"BridgeReady", "Unknown", "CheckpointCorrupt", "not reconciled: " + msg},
+		{"UplinkReady", "False", "CheckpointCorrupt", msg},
+		{"VLANsReady", "Unknown", "CheckpointCorrupt", "not reconciled: " + msg},
+		{"DHCPRulesReady", "Unknown", "CheckpointCorrupt", "not reconciled: " + msg},
+		{"BridgeNetfilterReady", "Unknown", "CheckpointCorrupt", "not reconciled: " + msg},
+	}
+	st := Build(reconcile.Result{Host: host(), Checkpoint: bad}, opts, 2)
+	assertConds(t, st.Conditions, want)
+	if len(st.NICs) == 0 {
+		t.Error("no NIC inventory with a corrupt state file")
+	}
+	// The host unreadable as well: the file is still what to fix first.
+	st = Build(reconcile.Result{Checkpoint: bad, Err: errors.New("reading the host network: boom")}, opts, 2)
+	assertConds(t, st.Conditions, want)
 }
 
 func TestBuildSkippedVLANs(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/harvnet/harvnet/pkg/apis/network.harvesterhci.io/v1alpha1"
+	"github.com/harvnet/harvnet/pkg/checkpoint"
 	"github.com/harvnet/harvnet/pkg/plan"
 	"github.com/harvnet/harvnet/pkg/reconcile"
 )
@@ -22,6 +23,7 @@ const (
 	ReasonNoCarrier         = "NoCarrier"
 	ReasonHostUnreadable    = "HostUnreadable"
 	ReasonSpecNotReconciled = "SpecInvalid"
+	ReasonCheckpointCorrupt = "CheckpointCorrupt"
 )
 
 var phaseCondition = map[plan.Phase]string{
@@ -41,6 +43,12 @@ var conditionOrder = []string{
 
 func conditions(res reconcile.Result) []metav1.Condition {
 	switch {
+	case res.Checkpoint != nil:
+		msg := CheckpointMessage(res.Checkpoint)
+		cs := allWith(metav1.ConditionUnknown, ReasonCheckpointCorrupt, "not reconciled: "+msg, "")
+		cs[0] = condition(v1alpha1.ConditionReady, false, ReasonCheckpointCorrupt, msg)
+		cs[2] = condition(v1alpha1.ConditionUplinkReady, false, ReasonCheckpointCorrupt, msg)
+		return cs
 	case res.Err != nil:
 		return allWith(metav1.ConditionUnknown, ReasonHostUnreadable, res.Err.Error(), "")
 	case res.Invalid != nil:
@@ -66,6 +74,12 @@ func conditions(res reconcile.Result) []metav1.Condition {
 		out = append(out, c)
 	}
 	return out
+}
+
+// CheckpointMessage says that the agent's state file is corrupt, that the
+// host is left as it is because of it, and what the operator can do.
+func CheckpointMessage(e *checkpoint.CorruptError) string {
+	return e.Error() + "; the agent changes nothing on this host until it can read it: " + e.Remedy()
 }
 
 func stepCondition(res reconcile.Result, s reconcile.StepResult) metav1.Condition {
