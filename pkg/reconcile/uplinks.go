@@ -56,7 +56,7 @@ func (r *uplinkRecord) read() {
 		return
 	}
 	if r.corrupt != nil {
-		slog.Info("state file usable again: reconciling", "path", r.path, "uplinks", slices.Sorted(maps.Keys(uplinks)))
+		slog.Info("state file no longer corrupt (fixed or moved aside): reconciling", "path", r.path, "uplinks", slices.Sorted(maps.Keys(uplinks)))
 	}
 	r.uplinks, r.corrupt = uplinks, nil
 	if old {
