@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export PATH := $(CURDIR)/bin:/usr/local/go/bin:$(PATH)
 GO ?= go
 
-.PHONY: all build tools generate verify-generated check-deps vet test test-unit test-vm test-vm-cp bench demo demo-vm clean
+.PHONY: all build tools generate verify-generated check-deps vet test test-unit test-vm test-vm-cp bench demo demo-vm clean image helm-lint test-deploy cluster-up cluster-down
 
 all: build
 
@@ -29,7 +29,7 @@ check-deps:
 # Everything: unit tests, netns tests against this kernel, the control-plane
 # e2e, and the netns tests again on a full Debian kernel under qemu.
 # Installs what a fresh machine lacks first.
-test: tools vet verify-generated check-deps
+test: tools vet verify-generated check-deps helm-lint
 	$(GO) test -count=1 -timeout 30m ./...
 	scripts/vm-test.sh
 
@@ -57,6 +57,29 @@ demo: tools build
 # without VLAN filtering).
 demo-vm: tools build
 	scripts/vm-demo.sh
+
+# The image (buildah, no Docker engine, no registry) as an OCI archive in
+# _output/, tagged from git describe; see scripts/image.sh.
+image:
+	scripts/image.sh
+
+helm-lint: tools
+	bin/helm lint --strict manifests/chart/harvnet
+
+# The chart on a real two-kubelet cluster in network namespaces
+# (scripts/cluster-up.sh); e2e/deploy builds the image and the cluster tools
+# itself (cached), so `go test ./...` in make test runs it too.
+test-deploy: tools
+	$(GO) test -count=1 -timeout 40m -v ./e2e/deploy/
+
+# A kubelet cluster to look at by hand (the demo as a user sees it):
+#   make cluster-up; scripts/cluster-kubectl.sh get pods -A; make cluster-down
+cluster-up: tools
+	scripts/install-tools.sh --cluster
+	HARVNET_IMAGES=$$(scripts/image.sh) scripts/cluster-up.sh
+
+cluster-down:
+	scripts/cluster-down.sh
 
 clean:
 	rm -rf bin _output/vm _output/vm-demo

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fails if the generated files (pkg/generated, crds, pkg/apis deepcopy) are not
+# Fails if the generated files (pkg/generated, crds, pkg/apis deepcopy, manifests/) are not
 # what scripts/generate.sh produces from the current sources.
 #
 # It regenerates in a temporary copy of the module, so the work tree is never
@@ -8,13 +8,13 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-paths=(pkg/generated crds pkg/apis)
+paths=(pkg/generated crds pkg/apis manifests)
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/harvnet-verify.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
 # Copy only what generation reads and writes (not bin/ or build output).
-copy=(go.mod go.sum pkg crds scripts)
+copy=(go.mod go.sum pkg crds scripts manifests)
 for f in go.work go.work.sum; do [[ -e $root/$f ]] && copy+=("$f"); done
 if git -C "$root" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
   # Tracked plus untracked-but-not-ignored files, as the work tree has them.
@@ -30,6 +30,8 @@ g init -q
 g add -A
 g commit -q --no-verify -m base
 
+# The chart is rendered with this checkout's bin/helm.
+export HELM=${HELM:-$root/bin/helm}
 if ! "$tmp/scripts/generate.sh" >"$tmp.log" 2>&1; then
   cat "$tmp.log" >&2
   rm -f "$tmp.log"
@@ -49,4 +51,4 @@ if ! g diff --cached --exit-code --quiet -- "${paths[@]}"; then
   } >&2
   exit 1
 fi
-echo "verify-generated: pkg/generated, crds and pkg/apis deepcopy are up to date"
+echo "verify-generated: pkg/generated, crds, pkg/apis deepcopy and manifests (chart crds, harvnet.yaml) are up to date"

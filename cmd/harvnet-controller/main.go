@@ -8,13 +8,14 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/rancher/wrangler/v3/pkg/generated/controllers/core"
 	"github.com/rancher/wrangler/v3/pkg/leader"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/harvnet/harvnet/pkg/controller"
 	"github.com/harvnet/harvnet/pkg/cmdutil"
+	"github.com/harvnet/harvnet/pkg/controller"
 	netctl "github.com/harvnet/harvnet/pkg/generated/controllers/network.harvesterhci.io"
 )
 
@@ -30,6 +31,8 @@ func run(args []string) error {
 	kubeconfig := fs.String("kubeconfig", "", "kubeconfig file; empty for the in-cluster config")
 	namespace := fs.String("namespace", "harvester-system", "namespace of the leader-election Lease")
 	healthAddr := fs.String("health-addr", ":9103", "address for /healthz; empty or 0 turns it off")
+	restore := fs.Bool("restore-hosts", false, "switch every ClusterNetwork off, wait until every node's agent restored its host, and exit (the chart's pre-delete hook)")
+	restoreTimeout := fs.Duration("restore-timeout", 2*time.Minute, "how long --restore-hosts waits")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -49,6 +52,9 @@ func run(args []string) error {
 	}
 	ctx, cancel := cmdutil.SignalContext()
 	defer cancel()
+	if *restore {
+		return restoreHosts(ctx, restCfg, *restoreTimeout)
+	}
 	if err := cmdutil.Endpoints(ctx, *healthAddr, "", func() error { return nil }); err != nil {
 		return err
 	}

@@ -71,6 +71,8 @@ func (c *Cluster) install() error {
 		return err
 	}
 	for _, args := range [][]string{
+		// The manifests never own harvester-system (Harvester does); a fresh control plane lacks it.
+		{"create", "namespace", "harvester-system"},
 		{"apply", "-f", filepath.Join(c.Root, "crds", "k8s.cni.cncf.io_network-attachment-definitions.yaml")},
 		{"apply", "-k", filepath.Join(c.Root, "manifests")},
 		{"wait", "--for", "condition=Established", "crd", "--all", "--timeout", "60s"},
