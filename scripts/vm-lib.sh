@@ -1,11 +1,19 @@
 # Shared by scripts/vm-test.sh and scripts/vm-demo.sh; sourced, not run.
-# The apt packages the VM needs, the cached Debian kernel with the modules
-# in e2e/vm/modules, the busybox initramfs around e2e/vm/init, and qemu's
-# command line. See e2e/vm/README.md.
+# The part of the VM tier that is apt's and dpkg's: the packages the VM
+# needs and the cached Debian kernel with the modules in e2e/vm/modules.
+# Everything after that (builds, image, qemu, results) is e2e/vm/vmrun,
+# which vm_exec_vmrun builds and execs. See e2e/vm/README.md.
 #
-# The caller sets root, vmdir, cache and out, defines say, fail and phase,
-# and runs under `set -euo pipefail`; tmps is an array of paths it removes
-# on exit.
+# The caller sets root and vmdir, defines say, fail and phase, and runs
+# under `set -euo pipefail`; tmps is an array of paths it removes on exit.
+
+export PATH=/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH
+export HARVNET_VM_T0=${HARVNET_VM_T0:-$(date +%s)} # vmrun's timings go on from here
+if [[ $EUID -eq 0 ]]; then
+  cache=${HARVNET_VM_CACHE:-/var/cache/harvnet-vm}
+else
+  cache=${HARVNET_VM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/harvnet-vm}
+fi
 
 # vm_packages installs what is missing of the VM's apt packages (root only).
 # ebtables gives ebtables-legacy, iptables gives xtables-nft-multi; both are
@@ -30,19 +38,21 @@ vm_packages() {
   [[ -x /bin/busybox ]] || fail "/bin/busybox not found (apt-get install busybox-static)"
 }
 
-# vm_lock takes the cache's lock on fd 9 (released when the caller exits or
-# closes fd 9), so two runs never extract the kernel at the same time.
+# vm_lock takes the cache's lock on fd 9 (released when the holder exits or
+# closes fd 9; vmrun keeps it from its children), so two runs never extract
+# the kernel at the same time.
 vm_lock() {
-  mkdir -p "$cache/debs" "$cache/kernel" "$out"
+  mkdir -p "$cache/debs" "$cache/kernel"
   exec 9>"$cache/.lock"
   flock -w 600 9 || fail "another vm-test.sh or vm-demo.sh holds $cache/.lock"
 }
 
-# vm_kernel sets kver and kdir (vmlinuz, lib/modules, modules: the list
-# /init loads). The kernel package is downloaded once per version; the
-# module set is rebuilt from the cached .deb when e2e/vm/modules changes.
+# vm_kernel sets kver and kdir (vmlinuz, lib/modules with modules.dep,
+# modules: the list /init loads). The kernel package is downloaded once per
+# version; the module set is rebuilt from the cached .deb when
+# e2e/vm/modules changes.
 vm_kernel() {
-  local kpkg=${HARVNET_VM_KERNEL:-} kdeb dl modkey x empty base mdir mod params deps kind path rel name dest
+  local kpkg=${HARVNET_VM_KERNEL:-} kdeb dl modkey x empty base mdir mod params deps kind path rel dest
   if [[ -z $kpkg ]]; then
     kpkg=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
     if [[ -z $kpkg && $EUID -eq 0 ]]; then
@@ -68,12 +78,12 @@ vm_kernel() {
     kdeb=$(find "$cache/debs" -name "${kpkg}_*_amd64.deb" | sort -V | tail -n1)
   fi
 
-  modkey=$(grep -v '^\s*#' "$vmdir/modules" | sha256sum | cut -c1-12)
+  # v2: the set carries its modules.dep.
+  modkey=$({ echo v2; grep -v '^\s*#' "$vmdir/modules"; } | sha256sum | cut -c1-12)
   kdir=$cache/kernel/$(basename "$kdeb" .deb)-$modkey
   [[ -f $kdir/.complete ]] && return 0
   phase "extracting $kver and resolving modules"
   rm -rf "$kdir"
-  mkdir -p "$kdir/lib/modules"
   x=$(mktemp -d "$cache/.x.XXXXXX")
   empty=$(mktemp -d)
   tmps+=("$x" "$empty")
@@ -83,210 +93,42 @@ vm_kernel() {
   mdir=$base/lib/modules/$kver
   [[ -d $mdir && -f $x/boot/vmlinuz-$kver ]] || fail "no vmlinuz or lib/modules/$kver in $kdeb"
   depmod -b "$base" "$kver"
-  cp "$x/boot/vmlinuz-$kver" "$kdir/vmlinuz"
   mkdir -p "$kdir/lib/modules/$kver"
+  cp "$x/boot/vmlinuz-$kver" "$kdir/vmlinuz"
   cp "$mdir"/modules.{builtin,builtin.modinfo,order} "$kdir/lib/modules/$kver/"
   : >"$kdir/modules"
   local -A seen=()
   while read -r mod params; do
     [[ -z $mod || $mod == \#* ]] && continue
-    deps=$(modprobe -C "$empty" -d "$base" -S "$kver" --show-depends "$mod") ||
-      fail "module $mod not found in $kpkg"
+    deps=$(modprobe -C "$empty" -d "$base" -S "$kver" --show-depends "$mod") || fail "module $mod not found in $kpkg"
     while read -r kind path _; do
       [[ $kind == insmod ]] || continue # builtin
       rel=${path#"$mdir/"}
-      name=$(basename "$rel")
       [[ -n ${seen[$rel]:-} ]] && continue
       seen[$rel]=1
       dest=$kdir/lib/modules/$kver/$rel
       mkdir -p "$(dirname "$dest")"
-      case $name in
+      case $rel in # the VM's insmod reads neither
       *.ko.xz) xz -dc "$path" >"${dest%.xz}"; rel=${rel%.xz} ;;
       *.ko.zst) zstd -qdc "$path" >"${dest%.zst}"; rel=${rel%.zst} ;;
       *) cp "$path" "$dest" ;;
       esac
       # Parameters go to the module named in the list, not to its dependencies.
-      if [[ $(basename "$rel" .ko) == "${mod//-/_}" ]]; then
-        echo "$rel $params" >>"$kdir/modules"
-      else
-        echo "$rel" >>"$kdir/modules"
-      fi
+      if [[ $(basename "$rel" .ko) == "${mod//-/_}" ]]; then echo "$rel $params"; else echo "$rel"; fi >>"$kdir/modules"
     done <<<"$deps"
   done <"$vmdir/modules"
+  # modules.dep of the set, so the kernel's own module requests (busybox
+  # modprobe in the VM) find them.
+  depmod -b "$kdir" "$kver"
   touch "$kdir/.complete"
 }
 
-# vm_image assembles $out/initrd.cpio (the tree in $out/root) from these
-# arrays, all optional:
-#   vm_lists   file lists in e2e/vm/files format besides e2e/vm/files
-#   vm_tests   "src:name": test binaries, run by /init as /tests/name in name order
-#   vm_hooks   "src:name": run by /init as /etc/harvnet-vm/hooks/name, in name order
-#   vm_bins    "src:dst": programs, with the shared libraries ldd finds
-#   vm_files   "src:dst": plain files
-#   vm_main    a program /init runs instead of the tests (the demo)
-# and vm_config, shell text for /etc/harvnet-vm/config (sourced by /init).
-vm_image() {
-  local img=$out/root a list line optional path arrow target f e
-  img_root=$img
-  rm -rf "$img"
-  mkdir -p "$img"/{bin,sbin,usr/bin,usr/sbin,lib,lib64,etc/harvnet-vm/hooks,proc,sys,dev,run,tmp,root,var,tests}
-  ln -s ../run "$img/var/run"
-  cp /bin/busybox "$img/bin/busybox"
-  # Every applet except those the tests need the real program for.
-  for a in $(/bin/busybox --list); do
-    case $a in busybox | ip | ipaddr | iplink | ipneigh | iproute | iprule | iptunnel | bridge | ping | ping6 | sysctl) continue ;; esac
-    ln -s busybox "$img/bin/$a"
-  done
-  cp "$vmdir/init" "$img/init"
-  chmod 755 "$img/init"
-  echo "root:x:0:0:root:/root:/bin/sh" >"$img/etc/passwd"
-  echo "root:x:0:" >"$img/etc/group"
-
-  declare -gA vm_copied=()
-  for list in "$vmdir/files" "${vm_lists[@]}"; do
-    while read -r line; do
-      [[ -z $line || $line == \#* ]] && continue
-      optional=
-      [[ $line == \?* ]] && optional=1 line=${line#\?}
-      read -r path arrow target <<<"$line"
-      if [[ $arrow == '->' ]]; then
-        mkdir -p "$(dirname "$img$path")"
-        ln -sfn "$target" "$img$path"
-      elif [[ -d $path ]]; then
-        while read -r f; do vm_copy "$f"; vm_copy_libs "$f"; done < <(find "$path" -type f)
-      elif [[ -e $path ]]; then
-        vm_copy "$path"
-        vm_copy_libs "$path"
-      elif [[ -z $optional ]]; then
-        fail "$path (from $list) does not exist on this host"
-      fi
-    done <"$list"
-  done
-  cp -r "$kdir/lib/modules" "$img/lib/"
-  # modules.dep too, so the kernel's own module requests (busybox modprobe)
-  # find the modules in the image.
-  depmod -b "$img" "$kver"
-  ln -s ../bin/busybox "$img/sbin/modprobe"
-  cp "$kdir/modules" "$img/etc/harvnet-vm/modules"
-  for e in "${vm_tests[@]}"; do
-    cp "${e%%:*}" "$img/tests/${e#*:}"
-    vm_copy_libs "${e%%:*}"
-  done
-  for e in "${vm_hooks[@]}"; do cp "${e%%:*}" "$img/etc/harvnet-vm/hooks/${e#*:}"; done
-  for e in "${vm_bins[@]}"; do
-    mkdir -p "$(dirname "$img${e#*:}")"
-    cp "${e%%:*}" "$img${e#*:}"
-    vm_copy_libs "${e%%:*}"
-  done
-  for e in "${vm_files[@]}"; do
-    mkdir -p "$(dirname "$img${e#*:}")"
-    cp "${e%%:*}" "$img${e#*:}"
-  done
-  if [[ -n ${vm_main:-} ]]; then
-    cp "$vm_main" "$img/etc/harvnet-vm/main"
-    chmod 755 "$img/etc/harvnet-vm/main"
-  fi
-  printf '%s\n' "${vm_config:-}" >"$img/etc/harvnet-vm/config"
-  # Uncompressed: the emulated CPU unpacks it faster than it would gunzip it.
-  (cd "$img" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) >"$out/initrd.cpio"
-  say "initramfs $(du -m "$out/initrd.cpio" | cut -f1) MiB, kernel $kver"
-}
-
-# vm_copy copies a host file (following links) to the same path in the image.
-vm_copy() {
-  [[ -n ${vm_copied[$1]:-} ]] && return 0
-  vm_copied[$1]=1
-  mkdir -p "$(dirname "$img_root$1")"
-  cp -L "$1" "$img_root$1"
-}
-
-# vm_copy_libs copies the shared libraries of a host file, at their paths.
-vm_copy_libs() {
-  local lib
-  # ldd on a non-ELF file or a static binary lists nothing useful.
-  while read -r lib; do
-    [[ -n $lib ]] && vm_copy "$lib"
-  done < <(ldd "$1" 2>/dev/null | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}')
-}
-
-# vm_net sets net, qemu's network arguments: none, or with an API server
-# port, qemu's user-mode network with restrict=on, where the guest reaches
-# nothing but 10.0.2.100:6443; each connection there starts a busybox nc to
-# the API server on the host's loopback (cmd:, unlike a chardev, runs once
-# per connection). romfile=: no PXE option ROM to load.
-vm_net() {
-  if [[ -n ${1:-} ]]; then
-    net=(-netdev "user,id=n0,restrict=on,guestfwd=tcp:10.0.2.100:6443-cmd:/bin/busybox nc 127.0.0.1 $1"
-      -device e1000,netdev=n0,romfile=)
-  else
-    net=(-nic none)
-  fi
-}
-
-# vm_qemu sets qemu, the command line booting $kdir's kernel with
-# $out/initrd.cpio, the console on stdio and the network in net (vm_net).
-vm_qemu() {
-  local accel=${HARVNET_VM_ACCEL:-tcg,thread=multi}
-  qemu=(qemu-system-x86_64 -machine pc -accel "$accel" -cpu max -m "${HARVNET_VM_MEM:-1024}" -smp "${HARVNET_VM_SMP:-2}"
-    -nographic -no-reboot "${net[@]}" -monitor none
-    -device isa-debug-exit,iobase=0xf4,iosize=0x04
-    -kernel "$kdir/vmlinuz" -initrd "$out/initrd.cpio"
-    -append "console=ttyS0 quiet loglevel=3 panic=-1 oops=panic")
-}
-
-# vm_watchdog starts a process that stops the qemu whose pid qemu writes to
-# $1 (-pidfile) once the calling script has exited, also when it was
-# SIGKILLed and its traps never ran.
-vm_watchdog() {
-  local main=$$
-  (
-    trap '' INT TERM HUP
-    while kill -0 "$main" 2>/dev/null; do sleep 1; done
-    vm_kill_qemu "$1"
-  ) </dev/null >/dev/null 2>&1 &
-}
-
-# vm_kill_qemu stops the qemu whose pid is in $1 if it is still ours (its
-# command line names $out/initrd.cpio), and waits up to 10 s for it to go.
-vm_kill_qemu() {
-  local pid
-  pid=$(cat "$1" 2>/dev/null) || return 0
-  [[ $pid =~ ^[0-9]+$ ]] || return 0
-  grep -qaF -- "$out/initrd.cpio" "/proc/$pid/cmdline" 2>/dev/null || return 0
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for _ in $(seq 100); do [[ -e /proc/$pid ]] || break; sleep 0.1; done
-  return 0
-}
-
-vm_lists=() vm_tests=() vm_hooks=() vm_bins=() vm_files=() vm_main= vm_config=
-
-# vm_host_port <dir> <pid>: waits until vmhost (pid) wrote <dir>/ready and
-# prints the API server port from it; returns 1, with the log's tail on
-# stderr, if vmhost died or was not ready within 180 s.
-vm_host_port() {
-  local dir=$1 pid=$2 deadline=$((SECONDS + 180)) port
-  until [[ -f $dir/ready ]]; do
-    if ! kill -0 "$pid" 2>/dev/null || ((SECONDS > deadline)); then
-      tail -n 30 "$dir/vmhost.log" >&2
-      return 1
-    fi
-    sleep 0.2
-  done
-  port=$(sed -n 's/^port=//p' "$dir/ready")
-  [[ $port =~ ^[0-9]+$ ]] || return 1
-  echo "$port"
-}
-
-# vm_host_leftovers <dir>: should vmhost have died without stopping them,
-# stops the control plane in <dir> by its pid files and kills the
-# harvnet-controller of $out/bin whose command line names <dir>.
-vm_host_leftovers() {
-  local dir=$1 p argv0
-  "$root/scripts/controlplane-down.sh" "$dir" >/dev/null 2>&1 || true
-  for p in /proc/[0-9]*; do
-    argv0=$( { tr '\0' '\n' <"$p/cmdline" | head -n1; } 2>/dev/null) || continue
-    [[ $argv0 == "$out/bin/harvnet-controller" ]] && grep -qaF -- "$dir/" "$p/cmdline" 2>/dev/null &&
-      kill -KILL "${p#/proc/}" 2>/dev/null
-  done
-  return 0
+# vm_exec_vmrun <out> <mode> [args]: builds e2e/vm/vmrun into <out>/bin and
+# execs it (it inherits the cache's lock) for the cached kernel.
+vm_exec_vmrun() {
+  local out=$1 mode=$2
+  shift 2
+  mkdir -p "$out/bin"
+  (cd "$root" && go build -o "$out/bin/vmrun" ./e2e/vm/vmrun) || fail "go build ./e2e/vm/vmrun failed"
+  exec "$out/bin/vmrun" "$mode" -root "$root" -kernel "$kdir" -out "$out" "$@"
 }

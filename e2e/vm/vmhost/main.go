@@ -9,9 +9,14 @@
 //
 // Then it writes "port=<API server port>" to -ready and waits. It stops the
 // controller and the control plane when it gets SIGTERM or SIGINT, when its
-// stdin is closed, or when its parent process dies (scripts/vm-test.sh was
+// stdin is closed (-stdin), or when its parent process dies (vmrun was
 // killed), so nothing outlives the run. On a setup failure it cleans up,
 // says why on stderr and exits 1 without writing -ready.
+//
+// vmrun starts it, as root, as PID 1 of a new PID and mount namespace: then
+// everything it starts dies with it, even should it be SIGKILLed, and it
+// mounts that namespace's own /proc, which controlplane-up.sh and
+// controlplane-down.sh read for the pids they started.
 package main
 
 import (
@@ -24,6 +29,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/harvnet/harvnet/e2e/framework"
 )
@@ -39,7 +46,25 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: vmhost -root R -dir D -bin B -ready FILE")
 		os.Exit(2)
 	}
+	if os.Getpid() == 1 {
+		if err := mountProc(); err != nil {
+			fmt.Fprintln(os.Stderr, "vm-host: PID 1 of a new PID namespace, but:", err)
+			os.Exit(1)
+		}
+	}
 	os.Exit(run(*root, *dir, *bin, *ready, *watchStdin))
+}
+
+// mountProc mounts a /proc of this PID namespace, in this mount namespace
+// only (made private first, so the host's /proc stays as it is).
+func mountProc() error {
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("making / private (is this a new mount namespace?): %w", err)
+	}
+	if err := unix.Mount("proc", "/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+		return fmt.Errorf("mounting /proc: %w", err)
+	}
+	return nil
 }
 
 func run(root, dir, bin, ready string, watchStdin bool) int {
