@@ -33,9 +33,11 @@ test: tools vet verify-generated check-deps helm-lint
 	$(GO) test -count=1 -timeout 30m ./...
 	scripts/vm-test.sh
 
-# The netns tests on a stock Debian 12 kernel under qemu (software emulation,
-# no KVM): bridge VLAN filtering, broute and bonding exist there, so nothing
-# may skip for lack of them. Caches the kernel in /var/cache/harvnet-vm.
+# One boot of a stock Debian 12 kernel under qemu (software emulation, no
+# KVM): the control-plane e2e (tier B), then the netns tests (tier A), where
+# bridge VLAN filtering, broute and bonding exist, so nothing may skip for
+# lack of them. Results in _output/vm/results.jsonl (e2e/vm/README.md).
+# Caches the kernel in /var/cache/harvnet-vm.
 test-vm:
 	scripts/vm-test.sh
 
