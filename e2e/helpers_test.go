@@ -1,96 +1,128 @@
 package e2e
 
 import (
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/harvnet/harvnet/e2e/framework"
 	"github.com/harvnet/harvnet/pkg/apis/network.harvesterhci.io/v1alpha1"
 )
 
-const bridge = "harvester-br0"
-
-func hnode(t *testing.T, name string) (*v1alpha1.Node, error) {
-	return cluster.Net.NetworkV1alpha1().Nodes().Get(ctx(t), name, metav1.GetOptions{})
-}
-
-func condition(n *v1alpha1.Node, typ string) metav1.Condition {
-	for _, c := range n.Status.Conditions {
-		if c.Type == typ {
-			return c
+// fresh brings the shared cluster to where every test starts, whatever an
+// earlier test (or a failed one) left: no nodes, the VLAN network disabled,
+// and no NADs, Events, core Nodes or Node objects. Then it adds the named
+// nodes: new namespaces, each with a running agent and fresh agent state.
+func fresh(t *testing.T, names ...string) []*framework.RunningNode {
+	t.Helper()
+	// Agents go first: nothing must write while the objects are cleared,
+	// and their hosts go with their namespaces, so none needs tearing down.
+	for name := range cluster.Nodes {
+		if err := cluster.RemoveNode(name); err != nil {
+			t.Fatal(err)
 		}
 	}
-	return metav1.Condition{Type: typ, Status: "absent"}
+	cluster.SetClusterNetwork(t, false, "eth1")
+	if err := cluster.NADs.DeleteAll(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	for _, err := range []error{
+		cluster.Kube.CoreV1().Events("default").DeleteCollection(ctx(t), metav1.DeleteOptions{}, metav1.ListOptions{}),
+		cluster.Kube.CoreV1().Nodes().DeleteCollection(ctx(t), metav1.DeleteOptions{}, metav1.ListOptions{}),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	// With no agent left, finalizers are lifted by hand.
+	eventually(t, wait, func() string {
+		list, err := cluster.Net.NetworkV1alpha1().Nodes().List(ctx(t), metav1.ListOptions{})
+		if err != nil {
+			return err.Error()
+		}
+		for _, n := range list.Items {
+			if len(n.Finalizers) > 0 {
+				_, _ = cluster.Net.NetworkV1alpha1().Nodes().Patch(ctx(t), n.Name, types.MergePatchType, []byte(`{"metadata":{"finalizers":null}}`), metav1.PatchOptions{})
+			}
+			if n.DeletionTimestamp == nil {
+				_ = cluster.Net.NetworkV1alpha1().Nodes().Delete(ctx(t), n.Name, metav1.DeleteOptions{})
+			}
+		}
+		if len(list.Items) > 0 {
+			return fmt.Sprintf("%d Node objects left from an earlier test", len(list.Items))
+		}
+		return ""
+	})
+	var nodes []*framework.RunningNode
+	for _, name := range names {
+		n, err := cluster.AddNode(ctx(t), name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nodes = append(nodes, n)
+	}
+	return nodes
 }
 
-// conditionIs says "" when the node's condition has that status and reason.
-func conditionIs(t *testing.T, name, typ string, status metav1.ConditionStatus, reason string) string {
-	n, err := hnode(t, name)
-	if err != nil {
-		return err.Error()
+// enable turns the VLAN network on with nic as the default NIC and waits
+// until each node's agent has made nic its uplink and reports it ready.
+func enable(t *testing.T, nic string, nodes ...*framework.RunningNode) {
+	t.Helper()
+	cluster.SetClusterNetwork(t, true, nic)
+	for _, n := range nodes {
+		eventually(t, wait, func() string { return n.PortOf(t, nic) })
+		eventually(t, wait, func() string {
+			return cluster.ConditionIs(t, n.Name, v1alpha1.ConditionUplinkReady, metav1.ConditionTrue, "Ready")
+		})
 	}
-	c := condition(n, typ)
-	if c.Status != status || (reason != "" && c.Reason != reason) {
-		return fmt.Sprintf("%s %s is %s/%s (%s), want %s/%s", name, typ, c.Status, c.Reason, c.Message, status, reason)
+}
+
+// onManagementNIC says "" when the node's management NIC eth0 is the
+// bridge's port and its address and default route have moved onto the
+// bridge, with eth1, the uplink before, released.
+func onManagementNIC(t *testing.T, n *framework.RunningNode) string {
+	if msg := n.PortOf(t, "eth0"); msg != "" {
+		return msg
+	}
+	e1, _ := n.Link(t, "eth1")
+	br, _ := n.Link(t, bridge)
+	if e1.Master != "" || !slices.Contains(br.GlobalAddrs(), n.Addr4()+"/24") || !n.HasDefaultRoute(bridge) {
+		return fmt.Sprintf("eth1 master %q, bridge addrs %v, default route on bridge %v", e1.Master, br.GlobalAddrs(), n.HasDefaultRoute(bridge))
 	}
 	return ""
 }
 
-// kernelLink is what `ip -j -d addr show` says of a link in a node.
-type kernelLink struct {
-	Index    int      `json:"ifindex"`
-	Name     string   `json:"ifname"`
-	Flags    []string `json:"flags"`
-	Master   string   `json:"master"`
-	AddrInfo []struct {
-		Local     string `json:"local"`
-		PrefixLen int    `json:"prefixlen"`
-		Scope     string `json:"scope"`
-	} `json:"addr_info"`
+// moveToManagementNIC enables the network on eth1, then makes the node's
+// management NIC its uplink, and waits until it is.
+func moveToManagementNIC(t *testing.T, n *framework.RunningNode) {
+	t.Helper()
+	enable(t, "eth1", n)
+	cluster.SetNIC(t, n.Name, "eth0")
+	eventually(t, wait, func() string { return onManagementNIC(t, n) })
 }
 
-func (l kernelLink) addrs() []string {
-	var out []string
-	for _, a := range l.AddrInfo {
-		if a.Scope == "global" {
-			out = append(out, fmt.Sprintf("%s/%d", a.Local, a.PrefixLen))
+// settled says "" when no link of the node is still changing on its own:
+// every address past duplicate address detection and the bridge, if any,
+// operationally up with its IPv6 link-local address. Snapshots compare
+// equal, and an agent has nothing left to report, only then.
+func settled(t *testing.T, n *framework.RunningNode) string {
+	for _, l := range n.Links(t) {
+		linkLocal := false
+		for _, a := range l.AddrInfo {
+			if a.Tentative {
+				return fmt.Sprintf("%s: %s's %s is still tentative", n.Name, l.Name, a.Local)
+			}
+			linkLocal = linkLocal || a.Scope == "link"
+		}
+		if l.Name == bridge && (l.OperState != "UP" || !linkLocal) {
+			return fmt.Sprintf("%s: %s is %s, addresses %+v", n.Name, bridge, l.OperState, l.AddrInfo)
 		}
 	}
-	slices.Sort(out)
-	return out
-}
-
-func (l kernelLink) up() bool { return slices.Contains(l.Flags, "UP") }
-
-func link(n *framework.RunningNode, name string) (kernelLink, bool) {
-	out, err := n.IP("-j", "-d", "addr", "show", "dev", name)
-	if err != nil {
-		return kernelLink{}, false
-	}
-	var ls []kernelLink
-	if json.Unmarshal([]byte(out), &ls) != nil || len(ls) != 1 {
-		return kernelLink{}, false
-	}
-	return ls[0], true
-}
-
-// enslaved says "" when nic is up and enslaved to the bridge.
-func enslaved(n *framework.RunningNode, nic string) string {
-	l, ok := link(n, nic)
-	if !ok || l.Master != bridge || !l.up() {
-		return fmt.Sprintf("%s: %s is not an up port of %s (master %q)", n.Name, nic, bridge, l.Master)
-	}
 	return ""
-}
-
-func hasDefaultRoute(n *framework.RunningNode, dev string) bool {
-	out, _ := n.IP("route", "show", "default", "dev", dev)
-	return strings.Contains(out, "via "+framework.Gateway4)
 }
 
 // snapshot is what must not change when nothing should: links with their
@@ -99,11 +131,7 @@ func snapshot(t *testing.T, n *framework.RunningNode) string {
 	t.Helper()
 	var b strings.Builder
 	for _, args := range [][]string{{"-o", "link"}, {"-br", "addr"}, {"route"}, {"-6", "route"}} {
-		out, err := n.IP(args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b.WriteString(out)
+		b.WriteString(n.IP(t, args...))
 	}
 	return b.String()
 }

@@ -2,12 +2,15 @@ package framework
 
 import (
 	"context"
-	"os/exec"
+	"fmt"
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 
+	"github.com/harvnet/harvnet/internal/netnstest"
 	"github.com/harvnet/harvnet/pkg/apis/network.harvesterhci.io/v1alpha1"
 	"github.com/harvnet/harvnet/pkg/generated/clientset/versioned"
 )
@@ -17,6 +20,9 @@ import (
 // Wait bounds every wait of a story step.
 const Wait = 30 * time.Second
 
+// Bridge is the bridge the agents make (their --bridge-name default).
+const Bridge = "harvester-br0"
+
 // Ctx is a per-call context that ends with the test.
 func Ctx(t *testing.T) context.Context {
 	c, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -24,34 +30,50 @@ func Ctx(t *testing.T) context.Context {
 	return c
 }
 
-// Eventually polls check until it returns "" or the deadline passes, and
-// then fails with what check said last.
-func Eventually(t *testing.T, deadline time.Duration, check func() string) {
-	t.Helper()
-	end := time.Now().Add(deadline)
-	for {
-		msg := check()
-		if msg == "" {
-			return
-		}
-		if time.Now().After(end) {
-			t.Fatalf("after %v: %s", deadline, msg)
-		}
-		time.Sleep(50 * time.Millisecond)
+// Clients are the admin's clients of a cluster, and what a story does
+// through them.
+type Clients struct {
+	Kube kubernetes.Interface
+	Net  versioned.Interface
+	NADs *NADs
+}
+
+// HNode gets a harvnet Node object.
+func (c *Clients) HNode(t *testing.T, name string) (*v1alpha1.Node, error) {
+	return c.Net.NetworkV1alpha1().Nodes().Get(Ctx(t), name, metav1.GetOptions{})
+}
+
+// ConditionIs says "" when the node's condition of type typ has that status
+// and, unless reason is "", that reason; else what it has instead.
+func (c *Clients) ConditionIs(t *testing.T, node, typ string, status metav1.ConditionStatus, reason string) string {
+	n, err := c.HNode(t, node)
+	if err != nil {
+		return err.Error()
 	}
+	got := meta.FindStatusCondition(n.Status.Conditions, typ)
+	if got == nil {
+		return fmt.Sprintf("%s has no %s condition, want %s/%s", node, typ, status, reason)
+	}
+	if got.Status != status || (reason != "" && got.Reason != reason) {
+		return fmt.Sprintf("%s %s is %s/%s (%s), want %s/%s", node, typ, got.Status, got.Reason, got.Message, status, reason)
+	}
+	return ""
 }
 
 // SetClusterNetwork enables or disables the VLAN network, retrying until the
 // controller has created the ClusterNetwork and no write conflicts.
-func SetClusterNetwork(t *testing.T, net versioned.Interface, enable bool, nic string) {
+func (c *Clients) SetClusterNetwork(t *testing.T, enable bool, nic string) {
 	t.Helper()
-	Eventually(t, Wait, func() string {
-		cn, err := net.NetworkV1alpha1().ClusterNetworks().Get(Ctx(t), v1alpha1.ClusterNetworkVLAN, metav1.GetOptions{})
+	netnstest.Eventually(t, Wait, func() string {
+		cn, err := c.Net.NetworkV1alpha1().ClusterNetworks().Get(Ctx(t), v1alpha1.ClusterNetworkVLAN, metav1.GetOptions{})
 		if err != nil {
 			return "ClusterNetwork vlan: " + err.Error() // the controller creates it
 		}
+		if cn.Spec.Enable == enable && cn.Spec.DefaultPhysicalNIC == nic {
+			return ""
+		}
 		cn.Spec.Enable, cn.Spec.DefaultPhysicalNIC = enable, nic
-		if _, err := net.NetworkV1alpha1().ClusterNetworks().Update(Ctx(t), cn, metav1.UpdateOptions{}); err != nil {
+		if _, err := c.Net.NetworkV1alpha1().ClusterNetworks().Update(Ctx(t), cn, metav1.UpdateOptions{}); err != nil {
 			return err.Error()
 		}
 		return ""
@@ -59,33 +81,25 @@ func SetClusterNetwork(t *testing.T, net versioned.Interface, enable bool, nic s
 }
 
 // SetNIC edits a Node object's uplink as an admin would.
-func SetNIC(t *testing.T, net versioned.Interface, node, nic string) {
+func (c *Clients) SetNIC(t *testing.T, node, nic string) {
 	t.Helper()
-	Eventually(t, Wait, func() string {
-		n, err := net.NetworkV1alpha1().Nodes().Get(Ctx(t), node, metav1.GetOptions{})
+	netnstest.Eventually(t, Wait, func() string {
+		n, err := c.HNode(t, node)
 		if err != nil {
 			return err.Error()
 		}
 		n.Spec.Network.NIC = nic
-		if _, err := net.NetworkV1alpha1().Nodes().Update(Ctx(t), n, metav1.UpdateOptions{}); err != nil {
-			return err.Error() // a conflict with the agent's write: retry
+		if _, err := c.Net.NetworkV1alpha1().Nodes().Update(Ctx(t), n, metav1.UpdateOptions{}); err != nil {
+			return err.Error() // a conflict with the agent's write, or no status.nics yet: retry
 		}
 		return ""
 	})
 }
 
 // CreateNAD creates a NetworkAttachmentDefinition in "default".
-func CreateNAD(t *testing.T, nads *NADs, name, config string) {
+func (c *Clients) CreateNAD(t *testing.T, name, config string) {
 	t.Helper()
-	if err := nads.Create(Ctx(t), name, config); err != nil {
+	if err := c.NADs.Create(Ctx(t), name, config); err != nil {
 		t.Fatal(err)
-	}
-}
-
-// Ping checks a node answers on its management address from the switch.
-func Ping(t *testing.T, sw *Switch, addr string) {
-	t.Helper()
-	if out, err := exec.Command("ip", "netns", "exec", sw.NS, "ping", "-c1", "-W2", addr).CombinedOutput(); err != nil {
-		t.Errorf("the node does not answer on %s: %v: %s", addr, err, out)
 	}
 }

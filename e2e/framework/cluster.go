@@ -24,9 +24,7 @@ type Cluster struct {
 	Switch                 *Switch
 	Nodes                  map[string]*RunningNode
 	Controller             *Process
-	Kube                   kubernetes.Interface
-	Net                    versioned.Interface
-	NADs                   *NADs
+	Clients
 	// AgentArgs are extra flags for every agent.
 	AgentArgs []string
 }
@@ -100,7 +98,7 @@ func (c *Cluster) AddNode(ctx context.Context, name string) (*RunningNode, error
 	if _, err := c.Kube.CoreV1().Nodes().Create(ctx, core, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return nil, err
 	}
-	n, err := NewNode(c.Switch, c.Prefix, name, len(c.Nodes)+1)
+	n, err := NewNode(c.Switch, c.Prefix, name, freeIndex(c.Nodes))
 	rn := &RunningNode{Node: n}
 	c.Nodes[name] = rn
 	if err != nil {
@@ -111,6 +109,21 @@ func (c *Cluster) AddNode(ctx context.Context, name string) (*RunningNode, error
 	}
 	return rn, c.StartAgent(name)
 }
+
+// RemoveNode ends a node's agent and relay and deletes its namespace and
+// the agent's state, so a node added again under its name starts afresh.
+// Its core Node and object are the caller's business.
+func (c *Cluster) RemoveNode(name string) error {
+	rn, ok := c.Nodes[name]
+	if !ok {
+		return nil
+	}
+	delete(c.Nodes, name)
+	closeNode(rn)
+	return os.RemoveAll(c.stateDir(name))
+}
+
+func (c *Cluster) stateDir(node string) string { return filepath.Join(c.Dir, "state-"+node) }
 
 // StartAgent starts (or restarts) a node's agent inside its namespace.
 func (c *Cluster) StartAgent(name string) error {
@@ -127,9 +140,9 @@ func (c *Cluster) StartAgentAs(node, nodeName string) (*Process, error) {
 	if err != nil {
 		return nil, err
 	}
-	args := []string{"ip", "netns", "exec", rn.NS, filepath.Join(c.Bin, "harvnet-agent"),
+	args := []string{"ip", "netns", "exec", rn.NS.Name, filepath.Join(c.Bin, "harvnet-agent"),
 		"--kubeconfig", kubeconfig, "--node-name", nodeName,
-		"--uplink-types", "device,bond,veth", "--state-dir", filepath.Join(c.Dir, "state-"+node),
+		"--uplink-types", "device,bond,veth", "--state-dir", c.stateDir(node),
 		"--metrics-addr", "0", "--health-addr", "0"}
 	return StartProcess("agent-"+nodeName, filepath.Join(c.Dir, "agent-"+nodeName+".log"), false, append(args, c.AgentArgs...)...)
 }
@@ -168,15 +181,32 @@ func Build(root, dir string) error {
 // switch namespaces.
 func closeNodes(nodes map[string]*RunningNode, sw *Switch) {
 	for _, rn := range nodes {
-		if rn.Agent != nil {
-			rn.Agent.Stop()
-		}
-		if rn.Relay != nil {
-			rn.Relay.Close()
-		}
-		rn.Close()
+		closeNode(rn)
 	}
-	if sw != nil {
-		sw.Close()
+	sw.Close()
+}
+
+// closeNode stops a node's agent and relay and deletes its namespace.
+func closeNode(rn *RunningNode) {
+	rn.Agent.Stop()
+	if rn.Relay != nil {
+		rn.Relay.Close()
 	}
+	rn.Close()
+}
+
+// freeIndex is the lowest node index not in use: a node's management
+// addresses are free again once it is removed.
+func freeIndex(nodes map[string]*RunningNode) int {
+	used := map[int]bool{}
+	for _, rn := range nodes {
+		if rn.Node != nil {
+			used[rn.Index] = true
+		}
+	}
+	i := 1
+	for used[i] {
+		i++
+	}
+	return i
 }

@@ -15,7 +15,9 @@ import (
 // NADs writes NetworkAttachmentDefinitions as a user would. harvnet only
 // reads NADs (another project owns the type), so it generates no clientset
 // for them; the tests write through the dynamic client.
-type NADs struct{ c dynamic.NamespaceableResourceInterface }
+type NADs struct {
+	c dynamic.NamespaceableResourceInterface
+}
 
 var nadResource = schema.GroupVersionResource{Group: cniv1.SchemeGroupVersion.Group, Version: cniv1.SchemeGroupVersion.Version, Resource: "network-attachment-definitions"}
 
@@ -43,4 +45,9 @@ func (n *NADs) Create(ctx context.Context, name, config string) error {
 // Delete removes a NAD from "default".
 func (n *NADs) Delete(ctx context.Context, name string) error {
 	return n.c.Namespace("default").Delete(ctx, name, metav1.DeleteOptions{})
+}
+
+// DeleteAll removes every NAD from "default".
+func (n *NADs) DeleteAll(ctx context.Context) error {
+	return n.c.Namespace("default").DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{})
 }

@@ -82,9 +82,7 @@ type Guest struct {
 	AgentArgs []string
 	Switch    *Switch
 	Nodes     map[string]*RunningNode
-	Kube      kubernetes.Interface
-	Net       versioned.Interface
-	NADs      *NADs
+	Clients
 }
 
 // NewGuest builds clients from adminKubeconfig, waits up to wait for the
@@ -144,7 +142,7 @@ func (g *Guest) AddNode(ctx context.Context, name string) (*RunningNode, error) 
 	if _, err := g.Kube.CoreV1().Nodes().Create(ctx, core, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return nil, err
 	}
-	n, err := NewNode(g.Switch, g.Prefix, name, len(g.Nodes)+1)
+	n, err := NewNode(g.Switch, g.Prefix, name, freeIndex(g.Nodes))
 	rn := &RunningNode{Node: n}
 	g.Nodes[name] = rn
 	if err != nil {
@@ -159,7 +157,7 @@ func (g *Guest) AddNode(ctx context.Context, name string) (*RunningNode, error) 
 // StartAgent starts (or restarts) a node's agent inside its namespace.
 func (g *Guest) StartAgent(name string) error {
 	rn := g.Nodes[name]
-	args := []string{"ip", "netns", "exec", rn.NS, g.Agent,
+	args := []string{"ip", "netns", "exec", rn.NS.Name, g.Agent,
 		"--kubeconfig", g.AgentKubeconfig, "--node-name", name,
 		"--uplink-types", "device,bond,veth", "--state-dir", filepath.Join(g.Dir, "state-"+name),
 		"--metrics-addr", "0", "--health-addr", "0"}

@@ -19,9 +19,10 @@ import (
 	"time"
 
 	"github.com/harvnet/harvnet/e2e/framework"
+	"github.com/harvnet/harvnet/internal/netnstest"
 )
 
-// Set by scripts/vm-test.sh in the VM's /etc/harvnet-vm/config.
+// Set for this binary by the plan e2e/vm/vmrun writes (results.Binary.Env).
 const (
 	envAdmin  = "HARVNET_GUEST_KUBECONFIG"       // admin, server https://10.0.2.100:6443
 	envAgent  = "HARVNET_GUEST_AGENT_KUBECONFIG" // the agent's identity, server https://127.0.0.1:6443
@@ -99,5 +100,5 @@ func ctx(t *testing.T) context.Context { return framework.Ctx(t) }
 
 func eventually(t *testing.T, deadline time.Duration, check func() string) {
 	t.Helper()
-	framework.Eventually(t, deadline, check)
+	netnstest.Eventually(t, deadline, check)
 }

@@ -16,7 +16,7 @@ import (
 )
 
 const (
-	bridge = "harvester-br0"
+	bridge = framework.Bridge
 	// Generous: the VM is emulated (TCG) and shares two host cores with
 	// the API server, etcd and the controller.
 	wait = 60 * time.Second
@@ -45,10 +45,10 @@ func TestFullKernelStory(t *testing.T) {
 
 	t.Run("enable: the controller creates Node objects, the agents build the bridge", func(t *testing.T) {
 		start := time.Now()
-		setClusterNetwork(t, true, "eth1")
+		guest.SetClusterNetwork(t, true, "eth1")
 		for name, n := range nodes {
 			eventually(t, wait, func() string {
-				h, err := hnode(t, name)
+				h, err := guest.HNode(t, name)
 				if err != nil {
 					return err.Error()
 				}
@@ -79,7 +79,7 @@ func TestFullKernelStory(t *testing.T) {
 	t.Run("NADs: status.networkIDs and the kernel's bridge VLANs agree", func(t *testing.T) {
 		start := time.Now()
 		for _, name := range []string{"vms", "db", "other"} {
-			createNAD(t, name, nads[name])
+			guest.CreateNAD(t, name, nads[name])
 		}
 		want := []int{100, 200, 201, 202, 300}
 		for name, n := range nodes {
@@ -92,29 +92,29 @@ func TestFullKernelStory(t *testing.T) {
 	t.Run("switching NICs moves the uplink and its VLANs; the management NIC keeps the node reachable", func(t *testing.T) {
 		start := time.Now()
 		want := []int{100, 200, 201, 202, 300}
-		setNIC(t, "n1", "eth0")
-		setNIC(t, "n2", "eth2")
+		guest.SetNIC(t, "n1", "eth0")
+		guest.SetNIC(t, "n2", "eth2")
 		uplink["n1"], uplink["n2"] = "eth0", "eth2"
 		for name, n := range nodes {
 			eventually(t, wait, func() string {
 				if msg := uplinkAgrees(t, n, uplink[name]); msg != "" {
 					return msg
 				}
-				if l, _ := nsOf(n).Link(t, "eth1"); l.Master != "" {
+				if l, _ := n.Link(t, "eth1"); l.Master != "" {
 					return fmt.Sprintf("%s: eth1 still has master %q", name, l.Master)
 				}
-				if v := nsOf(n).BridgeVLANs(t, "eth1"); len(v) != 0 {
+				if v := n.BridgeVLANs(t, "eth1"); len(v) != 0 {
 					return fmt.Sprintf("%s: eth1 still has bridge VLANs %v", name, v)
 				}
 				return vlansAgree(t, n, uplink[name], want)
 			})
 		}
 		eventually(t, wait, func() string {
-			br, _ := nsOf(n1).Link(t, bridge)
-			if !slices.Contains(br.GlobalAddrs(), "10.50.0.1/24") || !hasDefaultRoute(n1, bridge) {
-				return fmt.Sprintf("n1: bridge addresses %v, default route on the bridge %v", br.GlobalAddrs(), hasDefaultRoute(n1, bridge))
+			br, _ := n1.Link(t, bridge)
+			if !slices.Contains(br.GlobalAddrs(), "10.50.0.1/24") || !n1.HasDefaultRoute(bridge) {
+				return fmt.Sprintf("n1: bridge addresses %v, default route on the bridge %v", br.GlobalAddrs(), n1.HasDefaultRoute(bridge))
 			}
-			h, err := hnode(t, "n1")
+			h, err := guest.HNode(t, "n1")
 			if err != nil {
 				return err.Error()
 			}
@@ -123,7 +123,7 @@ func TestFullKernelStory(t *testing.T) {
 			}
 			return ""
 		})
-		ping(t, n1.Addr4())
+		guest.Switch.Ping(t, n1.Addr4())
 		for _, name := range []string{"n1", "n2"} {
 			t.Logf("proved: %s: uplink switched eth1 -> %s through the API; eth1 released; `bridge -compressvlans vlan show dev %s`: %s = status.networkIDs (%v after the edit)",
 				name, uplink[name], uplink[name], compressedVLANs(t, nodes[name], uplink[name]), time.Since(start).Round(100*time.Millisecond))
@@ -146,26 +146,25 @@ func TestFullKernelStory(t *testing.T) {
 
 	t.Run("disable: Node objects deleted, bridges torn down, NICs given back", func(t *testing.T) {
 		start := time.Now()
-		setClusterNetwork(t, false, "eth1")
+		guest.SetClusterNetwork(t, false, "eth1")
 		for name, n := range nodes {
 			eventually(t, wait, func() string {
-				if _, err := hnode(t, name); !apierrors.IsNotFound(err) {
+				if _, err := guest.HNode(t, name); !apierrors.IsNotFound(err) {
 					return fmt.Sprintf("hnode %s still there: %v", name, err)
 				}
-				if _, ok := nsOf(n).Link(t, bridge); ok {
+				if _, ok := n.Link(t, bridge); ok {
 					return name + ": " + bridge + " still there"
 				}
 				for _, nic := range []string{"eth0", "eth1", "eth2"} {
-					l, _ := nsOf(n).Link(t, nic)
+					l, _ := n.Link(t, nic)
 					if l.Master != "" || !l.Up() {
 						return fmt.Sprintf("%s: %s master %q up %v", name, nic, l.Master, l.Up())
 					}
 				}
-				e0, _ := nsOf(n).Link(t, "eth0")
+				e0, _ := n.Link(t, "eth0")
 				addrs := e0.GlobalAddrs()
-				slices.Sort(addrs)
-				if want := []string{n.Addr4() + "/24", n.Addr6() + "/64"}; !slices.Equal(addrs, want) || !hasDefaultRoute(n, "eth0") {
-					return fmt.Sprintf("%s: eth0 addresses %v (want %v), default route on eth0 %v", name, addrs, want, hasDefaultRoute(n, "eth0"))
+				if want := []string{n.Addr4() + "/24", n.Addr6() + "/64"}; !slices.Equal(addrs, want) || !n.HasDefaultRoute("eth0") {
+					return fmt.Sprintf("%s: eth0 addresses %v (want %v), default route on eth0 %v", name, addrs, want, n.HasDefaultRoute("eth0"))
 				}
 				if r := brouteRules(t, n, ""); len(r) != 0 {
 					return fmt.Sprintf("%s: broute rules left: %v", name, r)
@@ -173,37 +172,18 @@ func TestFullKernelStory(t *testing.T) {
 				return ""
 			})
 		}
-		ping(t, n1.Addr4())
-		ping(t, n2.Addr4())
+		guest.Switch.Ping(t, n1.Addr4())
+		guest.Switch.Ping(t, n2.Addr4())
 		t.Logf("proved: disable: both Node objects deleted after their agents tore down (%v): no %s, no broute rules, eth0..eth2 without master, n1's 10.50.0.1/24, fd50::1/64 and default route back on eth0, both nodes answer ping",
 			time.Since(start).Round(100*time.Millisecond), bridge)
 	})
 }
 
-func hnode(t *testing.T, name string) (*v1alpha1.Node, error) {
-	return guest.Net.NetworkV1alpha1().Nodes().Get(ctx(t), name, metav1.GetOptions{})
-}
-
-func nsOf(n *framework.RunningNode) *nt.NS { return &nt.NS{Name: n.NS} }
-
-func condition(n *v1alpha1.Node, typ string) metav1.Condition {
-	for _, c := range n.Status.Conditions {
-		if c.Type == typ {
-			return c
-		}
-	}
-	return metav1.Condition{Type: typ, Status: "absent"}
-}
-
 // conditionsTrue says "" when all the node's conditions of these types are True.
 func conditionsTrue(t *testing.T, name string, types ...string) string {
-	h, err := hnode(t, name)
-	if err != nil {
-		return err.Error()
-	}
 	for _, typ := range types {
-		if c := condition(h, typ); c.Status != metav1.ConditionTrue {
-			return fmt.Sprintf("%s %s is %s/%s: %s", name, typ, c.Status, c.Reason, c.Message)
+		if msg := guest.ConditionIs(t, name, typ, metav1.ConditionTrue, ""); msg != "" {
+			return msg
 		}
 	}
 	return ""
@@ -212,15 +192,14 @@ func conditionsTrue(t *testing.T, name string, types ...string) string {
 // uplinkAgrees says "" when nic is an up port of a vlan_filtering bridge in
 // the kernel and the API's status says the same.
 func uplinkAgrees(t *testing.T, n *framework.RunningNode, nic string) string {
-	l, ok := nsOf(n).Link(t, nic)
-	if !ok || l.Master != bridge || !l.Up() {
-		return fmt.Sprintf("%s: %s is not an up port of %s (master %q)", n.Name, nic, bridge, l.Master)
+	if msg := n.PortOf(t, nic); msg != "" {
+		return msg
 	}
-	br, ok := nsOf(n).Link(t, bridge)
+	br, ok := n.Link(t, bridge)
 	if !ok || br.LinkInfo.Data.VLANFiltering == nil || *br.LinkInfo.Data.VLANFiltering != 1 {
 		return fmt.Sprintf("%s: %s has no vlan_filtering=1 (%+v)", n.Name, bridge, br.LinkInfo)
 	}
-	h, err := hnode(t, n.Name)
+	h, err := guest.HNode(t, n.Name)
 	if err != nil {
 		return err.Error()
 	}
@@ -229,16 +208,13 @@ func uplinkAgrees(t *testing.T, n *framework.RunningNode, nic string) string {
 		return fmt.Sprintf("%s: status does not show %s as the up port of a vlan_filtering %s: uplinkStatus %q, networkStatus %+v",
 			n.Name, nic, bridge, h.Status.UplinkStatus, st)
 	}
-	if c := condition(h, v1alpha1.ConditionUplinkReady); c.Status != metav1.ConditionTrue {
-		return fmt.Sprintf("%s UplinkReady is %s/%s: %s", n.Name, c.Status, c.Reason, c.Message)
-	}
-	return ""
+	return guest.ConditionIs(t, n.Name, v1alpha1.ConditionUplinkReady, metav1.ConditionTrue, "")
 }
 
 // vlansAgree says "" when status.networkIDs is want, VLANsReady is True
 // and the kernel has exactly want (and the default PVID 1) on the uplink.
 func vlansAgree(t *testing.T, n *framework.RunningNode, nic string, want []int) string {
-	h, err := hnode(t, n.Name)
+	h, err := guest.HNode(t, n.Name)
 	if err != nil {
 		return err.Error()
 	}
@@ -248,7 +224,7 @@ func vlansAgree(t *testing.T, n *framework.RunningNode, nic string, want []int) 
 	if msg := conditionsTrue(t, n.Name, v1alpha1.ConditionVLANsReady, v1alpha1.ConditionReady); msg != "" {
 		return msg
 	}
-	if got := nsOf(n).BridgeVLANs(t, nic); !slices.Equal(got, append([]int{1}, want...)) {
+	if got := n.BridgeVLANs(t, nic); !slices.Equal(got, append([]int{1}, want...)) {
 		return fmt.Sprintf("%s: the kernel has VLANs %v on %s, want 1 (PVID) and %v", n.Name, got, nic, want)
 	}
 	return ""
@@ -256,7 +232,7 @@ func vlansAgree(t *testing.T, n *framework.RunningNode, nic string, want []int) 
 
 // compressedVLANs is `bridge -compressvlans vlan show dev nic` on one line.
 func compressedVLANs(t *testing.T, n *framework.RunningNode, nic string) string {
-	out := nsOf(n).Exec(t, "bridge", "-compressvlans", "vlan", "show", "dev", nic)
+	out := n.Exec(t, "bridge", "-compressvlans", "vlan", "show", "dev", nic)
 	_, rows, _ := strings.Cut(strings.TrimSpace(out), "\n")
 	return strings.Join(strings.Fields(rows), " ")
 }
@@ -264,35 +240,10 @@ func compressedVLANs(t *testing.T, n *framework.RunningNode, nic string) string 
 // brouteRules lists the node's broute rules, only those for nic if set.
 func brouteRules(t *testing.T, n *framework.RunningNode, nic string) []string {
 	var out []string
-	for _, r := range nsOf(n).EbtablesRules(t, "broute", "BROUTING") {
+	for _, r := range n.EbtablesRules(t, "broute", "BROUTING") {
 		if nic == "" || strings.Contains(r.Rule, "-i "+nic+" ") {
 			out = append(out, r.Rule)
 		}
 	}
 	return out
-}
-
-func hasDefaultRoute(n *framework.RunningNode, dev string) bool {
-	out, _ := n.IP("route", "show", "default", "dev", dev)
-	return strings.Contains(out, "via "+framework.Gateway4)
-}
-
-func setClusterNetwork(t *testing.T, enable bool, nic string) {
-	t.Helper()
-	framework.SetClusterNetwork(t, guest.Net, enable, nic)
-}
-
-func setNIC(t *testing.T, node, nic string) {
-	t.Helper()
-	framework.SetNIC(t, guest.Net, node, nic)
-}
-
-func createNAD(t *testing.T, name, config string) {
-	t.Helper()
-	framework.CreateNAD(t, guest.NADs, name, config)
-}
-
-func ping(t *testing.T, addr string) {
-	t.Helper()
-	framework.Ping(t, guest.Switch, addr)
 }

@@ -4,13 +4,11 @@
 package netnstest
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -145,15 +143,9 @@ func NewNode(t testing.TB) *Node {
 // both up (so the NIC has carrier), holding the given addresses.
 func (n *Node) AddNIC(t testing.TB, name string, addrs ...string) {
 	t.Helper()
-	peer := "sw-" + name
-	n.Switch.IP(t, "link", "add", peer, "type", "veth", "peer", "name", name, "netns", n.Name)
-	n.Switch.IP(t, "link", "set", peer, "up")
-	// No duplicate address detection for the NIC's link-local address: it
-	// would turn from tentative to valid a second or two later (much later
-	// on an emulated CPU), in the middle of tests that compare snapshots.
-	// Links harvnet creates keep the kernel default.
-	_ = n.writeSysctl("net/ipv6/conf/"+name+"/accept_dad", "0")
-	n.IP(t, "link", "set", name, "up")
+	if err := n.Plug(name, "sw-"+name, ""); err != nil {
+		t.Fatal(err)
+	}
 	n.waitUp(t, name)
 	for _, a := range addrs {
 		args := []string{"addr", "add", a, "dev", name}
@@ -162,6 +154,30 @@ func (n *Node) AddNIC(t testing.TB, name string, addrs ...string) {
 		}
 		n.IP(t, args...)
 	}
+}
+
+// Plug adds a veth NIC named name to the node with its peer, named peer, in
+// the switch, and sets both up; the peer joins the switch's bridge when one
+// is named. It does not wait for carrier. It returns errors rather than
+// failing a test because the e2e framework also builds nodes for the demo.
+func (n *Node) Plug(name, peer, bridge string) error {
+	if _, err := n.Switch.TryIP("link", "add", peer, "type", "veth", "peer", "name", name, "netns", n.Name); err != nil {
+		return err
+	}
+	up := []string{"link", "set", peer, "up"}
+	if bridge != "" {
+		up = []string{"link", "set", peer, "master", bridge, "up"}
+	}
+	if _, err := n.Switch.TryIP(up...); err != nil {
+		return err
+	}
+	// No duplicate address detection for the NIC's link-local address: it
+	// would turn from tentative to valid a second or two later (much later
+	// on an emulated CPU), in the middle of tests that compare snapshots.
+	// Links harvnet creates keep the kernel default.
+	_ = n.writeSysctl("net/ipv6/conf/"+name+"/accept_dad", "0")
+	_, err := n.TryIP("link", "set", name, "up")
+	return err
 }
 
 // waitUp waits until a link that was just set up has come up: carrier and
@@ -208,111 +224,4 @@ func (n *Node) AddManagementNIC(t testing.TB, name string) {
 	n.IP(t, "route", "add", "default", "via", "10.11.0.1", "dev", name, "proto", "static")
 	n.IP(t, "-6", "route", "add", "default", "via", "fd00:11::1", "dev", name, "proto", "static")
 	n.IP(t, "route", "add", "192.168.77.0/24", "dev", name, "proto", "static")
-}
-
-// Link is the part of `ip -j -d link show` tests look at.
-type Link struct {
-	Name      string   `json:"ifname"`
-	Flags     []string `json:"flags"`
-	OperState string   `json:"operstate"`
-	MTU       int      `json:"mtu"`
-	Master    string   `json:"master"`
-	Address   string   `json:"address"`
-	LinkInfo  struct {
-		Kind string `json:"info_kind"`
-		Data struct {
-			VLANFiltering *int `json:"vlan_filtering"`
-		} `json:"info_data"`
-	} `json:"linkinfo"`
-	AddrInfo []struct {
-		Local     string `json:"local"`
-		PrefixLen int    `json:"prefixlen"`
-		Scope     string `json:"scope"`
-	} `json:"addr_info"`
-}
-
-// Up reports whether the link is administratively up.
-func (l Link) Up() bool {
-	for _, f := range l.Flags {
-		if f == "UP" {
-			return true
-		}
-	}
-	return false
-}
-
-// GlobalAddrs lists the link's global addresses as "addr/len".
-func (l Link) GlobalAddrs() []string {
-	var out []string
-	for _, a := range l.AddrInfo {
-		if a.Scope == "global" {
-			out = append(out, a.Local+"/"+strconv.Itoa(a.PrefixLen))
-		}
-	}
-	return out
-}
-
-// Link returns what the kernel reports of a link, and false if it is gone.
-func (n *NS) Link(t testing.TB, name string) (Link, bool) {
-	t.Helper()
-	out, err := n.TryIP("-j", "-d", "addr", "show", "dev", name)
-	if err != nil {
-		return Link{}, false
-	}
-	var ls []Link
-	if err := json.Unmarshal([]byte(out), &ls); err != nil || len(ls) > 1 {
-		t.Fatalf("parsing ip -j addr show %s: %v: %s", name, err, out)
-	}
-	if len(ls) == 0 {
-		return Link{}, false // gone between the name lookup and the dump
-	}
-	return ls[0], true
-}
-
-// Routes returns `ip route show dev name` lines of a family ("-4" or "-6").
-func (n *NS) Routes(t testing.TB, family, dev string) []string {
-	t.Helper()
-	out, err := n.TryIP(family, "route", "show", "dev", dev)
-	if err != nil {
-		return nil
-	}
-	var lines []string
-	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
-		if l = strings.TrimSpace(l); l != "" {
-			lines = append(lines, l)
-		}
-	}
-	return lines
-}
-
-// Eventually polls check until it returns "" and fails the test with what
-// check said last if that has not happened within deadline. It is the one
-// poller of the netns tests and the e2e: checks say what is wrong, so a
-// failure reads as the state the test was waiting to leave. Polls start
-// every 5 ms, for kernel changes that take microseconds, and back off to
-// every 50 ms, so long waits (an agent, the API server) stay cheap.
-func Eventually(t testing.TB, deadline time.Duration, check func() string) {
-	t.Helper()
-	end := time.Now().Add(deadline)
-	for pause := 5 * time.Millisecond; ; pause = min(2*pause, 50*time.Millisecond) {
-		msg := check()
-		if msg == "" {
-			return
-		}
-		if time.Now().After(end) {
-			t.Fatalf("after %v: %s", deadline, msg)
-		}
-		time.Sleep(pause)
-	}
-}
-
-// Check turns a condition into a check for Eventually that says failure
-// while cond does not hold.
-func Check(failure string, cond func() bool) func() string {
-	return func() string {
-		if cond() {
-			return ""
-		}
-		return failure
-	}
 }

@@ -1,0 +1,72 @@
+package e2e
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	nt "github.com/harvnet/harvnet/internal/netnstest"
+	"github.com/harvnet/harvnet/pkg/apis/network.harvesterhci.io/v1alpha1"
+)
+
+// The bridge NADs set the VLAN IDs (on a kernel without VLAN filtering,
+// VLANsReady says which could not be applied and why); a NAD for another
+// bridge is ignored, a bad one skipped with a Warning Event on it.
+func TestNADs(t *testing.T) {
+	n1 := fresh(t, "n1")[0]
+	enable(t, "eth1", n1)
+	cluster.CreateNAD(t, "vms", `{"cniVersion":"0.3.1","type":"bridge","bridge":"harvester-br0","vlan":100,"vlanTrunk":[{"minID":200,"maxID":202}]}`)
+	cluster.CreateNAD(t, "other", `{"cniVersion":"0.3.1","type":"bridge","bridge":"other-br","vlan":300}`)
+	cluster.CreateNAD(t, "broken", `{"cniVersion":"0.3.1","type":"bridge","bridge":"harvester-br0","vlan":5000}`)
+	if nt.KernelHasVLANFiltering(t) {
+		eventually(t, wait, func() string {
+			n, err := cluster.HNode(t, "n1")
+			if err != nil {
+				return err.Error()
+			}
+			if !slices.Equal(n.Status.NetworkIDs, []int{100, 200, 201, 202}) {
+				return fmt.Sprintf("networkIDs %v", n.Status.NetworkIDs)
+			}
+			return ""
+		})
+	} else {
+		eventually(t, wait, func() string {
+			if msg := cluster.ConditionIs(t, "n1", v1alpha1.ConditionVLANsReady, metav1.ConditionFalse, "Unsupported"); msg != "" {
+				return msg
+			}
+			n, err := cluster.HNode(t, "n1")
+			if err != nil {
+				return err.Error()
+			}
+			if c := meta.FindStatusCondition(n.Status.Conditions, v1alpha1.ConditionVLANsReady); c == nil || !strings.Contains(c.Message, "[100 200 201 202]") || !strings.Contains(c.Message, "CONFIG_BRIDGE_VLAN_FILTERING") {
+				return fmt.Sprintf("VLANsReady %+v does not name the VLANs and the missing kernel option", c)
+			}
+			return ""
+		})
+	}
+	eventually(t, wait, func() string {
+		evs, err := cluster.Kube.CoreV1().Events("default").List(ctx(t), metav1.ListOptions{FieldSelector: "involvedObject.name=broken"})
+		if err != nil {
+			return err.Error()
+		}
+		for _, e := range evs.Items {
+			if e.Type == corev1.EventTypeWarning && e.Reason == "InvalidConfig" && strings.Contains(e.Message, "5000") {
+				return ""
+			}
+		}
+		return "no Warning event on the broken NAD"
+	})
+	for _, name := range []string{"vms", "other", "broken"} {
+		if err := cluster.NADs.Delete(ctx(t), name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, wait, func() string {
+		return cluster.ConditionIs(t, "n1", v1alpha1.ConditionVLANsReady, metav1.ConditionTrue, "")
+	})
+}
