@@ -1,6 +1,9 @@
 // Package netnstest builds throwaway network namespaces that look like a
 // node: veth "NICs" whose peers sit in a shared "switch" namespace, so tests
 // run harvnet against the real kernel without touching the host's network.
+// The e2e framework (e2e/framework) builds its named, longer-lived nodes
+// from the same Node (NewNamedNS, Plug) and reads them through the same
+// Link view; Eventually is the one poller of both.
 package netnstest
 
 import (
