@@ -7,6 +7,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/vishvananda/netns"
+
+	"github.com/harvnet/harvnet/internal/clock"
 	"github.com/harvnet/harvnet/pkg/desired"
 	"github.com/harvnet/harvnet/pkg/hostnet"
 	"github.com/harvnet/harvnet/pkg/monitor"
@@ -28,17 +31,56 @@ type Config struct {
 	// Healthy fails; default the larger of 3 resyncs and a minute (an
 	// iptables call may wait that long for the xtables lock).
 	StuckAfter time.Duration
+	// Clock is the system clock when nil; tests pass a fake.
+	Clock clock.Clock
+}
+
+// A failed pass is retried after firstBackoff, doubling up to maxBackoff
+// while passes keep failing; a pass that does not fail starts over.
+const (
+	firstBackoff = time.Second
+	maxBackoff   = 30 * time.Second
+)
+
+func (c Config) withDefaults() Config {
+	if c.Resync == 0 {
+		c.Resync = 5 * time.Second
+	}
+	if c.Quiet == 0 {
+		c.Quiet = 5 * time.Millisecond
+	}
+	if c.MaxWait == 0 {
+		c.MaxWait = 50 * time.Millisecond
+	}
+	if c.StuckAfter == 0 {
+		c.StuckAfter = max(3*c.Resync, time.Minute)
+	}
+	c.Clock = clock.Or(c.Clock)
+	return c
+}
+
+// Changes starts watching the host until ctx ends and returns a debounced
+// "look again" signal for changes to the links watched accepts.
+type Changes func(ctx context.Context, watched monitor.Filter) <-chan struct{}
+
+// NetlinkChanges watches ns (netns.None() for the caller's) with netlink
+// subscriptions, debouncing bursts by quiet and maxWait.
+func NetlinkChanges(ns netns.NsHandle, quiet, maxWait time.Duration) Changes {
+	return func(ctx context.Context, watched monitor.Filter) <-chan struct{} {
+		m := monitor.New(ns, watched)
+		go m.Run(ctx)
+		return monitor.Debounce(ctx, m.Changes(), quiet, maxWait)
+	}
 }
 
 // Loop is one agent's reconcile loop over one network namespace.
 type Loop struct {
-	cfg  Config
-	host *hostnet.Host
-	rec  *reconcile.Reconciler
-	mon  *monitor.Monitor
+	cfg     Config
+	rec     *reconcile.Reconciler
+	changes Changes
 
-	// beat is when the loop last came round, in Unix nanoseconds; 0 until
-	// Run starts.
+	// beat is when the loop last came round, in Unix nanoseconds by
+	// cfg.Clock; 0 until Run starts.
 	beat atomic.Int64
 
 	mu     sync.Mutex
@@ -47,27 +89,22 @@ type Loop struct {
 	kick   chan struct{}
 }
 
-// New builds a loop for host.
+// New builds the loop for a real host, watching its namespace's netlink
+// events.
 func New(host *hostnet.Host, cfg Config) (*Loop, error) {
-	if cfg.Resync == 0 {
-		cfg.Resync = 5 * time.Second
-	}
-	if cfg.Quiet == 0 {
-		cfg.Quiet = 5 * time.Millisecond
-	}
-	if cfg.MaxWait == 0 {
-		cfg.MaxWait = 50 * time.Millisecond
-	}
-	if cfg.StuckAfter == 0 {
-		cfg.StuckAfter = max(3*cfg.Resync, time.Minute)
-	}
+	cfg = cfg.withDefaults()
+	return NewWith(host, NetlinkChanges(host.NsHandle(), cfg.Quiet, cfg.MaxWait), cfg)
+}
+
+// NewWith builds a loop over any host and source of changes, so that the
+// loop's logic can be driven by fakes.
+func NewWith(host reconcile.Host, changes Changes, cfg Config) (*Loop, error) {
+	cfg = cfg.withDefaults()
 	rec, err := reconcile.New(host, cfg.Options, cfg.StateDir)
 	if err != nil {
 		return nil, err
 	}
-	l := &Loop{cfg: cfg, host: host, rec: rec, kick: make(chan struct{}, 1)}
-	l.mon = monitor.New(host.NsHandle(), l.watched)
-	return l, nil
+	return &Loop{cfg: cfg, rec: rec, changes: changes, kick: make(chan struct{}, 1)}, nil
 }
 
 // SetInput hands the loop the latest desired input; only the newest counts.
@@ -95,14 +132,13 @@ func (l *Loop) watched(name, kind string) bool {
 
 // Run reconciles until ctx ends.
 func (l *Loop) Run(ctx context.Context) {
-	go l.mon.Run(ctx)
-	changes := monitor.Debounce(ctx, l.mon.Changes(), l.cfg.Quiet, l.cfg.MaxWait)
-	ticker := time.NewTicker(l.cfg.Resync)
+	changes := l.changes(ctx, l.watched)
+	ticker := l.cfg.Clock.NewTicker(l.cfg.Resync)
 	defer ticker.Stop()
 	var retry <-chan time.Time
-	backoff := time.Second
+	backoff := firstBackoff
 	for {
-		l.beat.Store(time.Now().UnixNano())
+		l.beat.Store(l.cfg.Clock.Now().UnixNano())
 		refresh := false
 		select {
 		case <-ctx.Done():
@@ -110,7 +146,7 @@ func (l *Loop) Run(ctx context.Context) {
 		case <-l.kick:
 			refresh = true // a new spec may need the netfilter picture too
 		case <-changes:
-		case <-ticker.C:
+		case <-ticker.C():
 			refresh = true
 		case <-retry:
 			refresh = true
@@ -118,10 +154,12 @@ func (l *Loop) Run(ctx context.Context) {
 		ok, ran := l.pass(refresh)
 		switch {
 		case !ran || ok:
-			retry, backoff = nil, time.Second
+			retry, backoff = nil, firstBackoff
 		default:
-			retry = time.After(backoff)
-			backoff = min(backoff*2, 30*time.Second)
+			// A pass that a new input or a change ran while backing off
+			// replaces the pending retry; the backoff keeps growing.
+			retry = l.cfg.Clock.After(backoff)
+			backoff = min(backoff*2, maxBackoff)
 		}
 	}
 }
@@ -135,7 +173,7 @@ func (l *Loop) Healthy() error {
 	if b == 0 {
 		return nil
 	}
-	if since := time.Since(time.Unix(0, b)); since > l.cfg.StuckAfter {
+	if since := l.cfg.Clock.Now().Sub(time.Unix(0, b)); since > l.cfg.StuckAfter {
 		return fmt.Errorf("the reconcile loop has not come round for %v (limit %v): a pass is stuck", since.Round(time.Millisecond), l.cfg.StuckAfter)
 	}
 	return nil
