@@ -2,7 +2,8 @@
 # make image: builds the Dockerfile with buildah (no Docker engine, no
 # registry) and writes OCI archives under _output/:
 #   _output/harvnet-<tag>.oci.tar   harvnet image, tag = git describe --always --dirty
-#                                   (or $TAG), named ghcr.io/harvnet/harvnet:<tag>
+#                                   (or $TAG), named ghcr.io/harvnet/harvnet:<tag>;
+#                                   IMAGE_FROM=head builds the last commit instead
 #   _output/pause-3.10.2.oci.tar    registry.k8s.io/pause:3.10.2 for the kubelet tier
 #
 # The Dockerfile names public bases (golang:1.26-bookworm, debian:bookworm-slim).
@@ -20,7 +21,17 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 out=$root/_output
 repo=${IMAGE_REPO:-ghcr.io/harvnet/harvnet}
-tag=${TAG:-$(git -C "$root" describe --always --dirty 2>/dev/null || echo dev)}
+# IMAGE_FROM=head builds the last commit (git archive) instead of the work
+# tree: reproducible while uncommitted edits are in progress.
+context=$root
+if [[ ${IMAGE_FROM:-} == head ]]; then
+  context=$(mktemp -d)
+  trap 'rm -rf "$context"' EXIT
+  git -C "$root" archive HEAD | tar -x -C "$context"
+  tag=${TAG:-$(git -C "$root" describe --always)}
+else
+  tag=${TAG:-$(git -C "$root" describe --always --dirty 2>/dev/null || echo dev)}
+fi
 pause_ver=3.10.2 # what kubelet 1.37 (kubeadm PauseVersion) and containerd 2.4 expect
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 export PATH=/usr/local/go/bin:$PATH
@@ -45,15 +56,24 @@ start=$SECONDS
 
 # debian:bookworm-slim: a minbase rootfs, the same content class as the
 # official slim image (apt, dpkg, bash, coreutils; no docs).
-if ! have docker.io/library/debian:bookworm-slim; then
+# Bump slim when the recipe below changes: the image is rebuilt.
+slim=2
+if ! have docker.io/library/debian:bookworm-slim ||
+  [[ $(buildah inspect --type image --format '{{index .ImageAnnotations "harvnet.slim"}}' docker.io/library/debian:bookworm-slim) != "$slim" ]]; then
   echo "image: making debian:bookworm-slim with mmdebstrap from $mirror" >&2
   rootfs=$(mktemp -d)
+  # What the official slim image leaves out too (debuerreotype's --slim).
   mmdebstrap --quiet --variant=minbase --format=tar \
     --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
+    --dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-include=/usr/share/locale/locale.alias' \
+    --dpkgopt='path-exclude=/usr/share/info/*' --dpkgopt='path-exclude=/usr/share/lintian/*' \
+    --dpkgopt='path-exclude=/usr/share/groff/*' \
+    --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*.bin' \
     bookworm "$rootfs/rootfs.tar" "$mirror" || die "mmdebstrap failed"
   c=$(buildah from scratch)
   buildah add --quiet "$c" "$rootfs/rootfs.tar" / >/dev/null
-  buildah config --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin --cmd bash "$c"
+  buildah config --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin --cmd bash \
+    --annotation "harvnet.slim=$slim" "$c"
   buildah commit --quiet --rm "$c" docker.io/library/debian:bookworm-slim >/dev/null
   rm -rf "$rootfs"
 fi
@@ -62,7 +82,7 @@ fi
 # https) and this machine's Go, laid out as the official image does.
 # The machine's CA bundle goes in too: here TLS to the module proxy passes
 # an egress proxy whose CA only this machine's trust store holds.
-gover="$(go env GOVERSION) ca:$(sha256sum </etc/ssl/certs/ca-certificates.crt | cut -c1-12)"
+gover="$(go env GOVERSION) slim:$slim ca:$(sha256sum </etc/ssl/certs/ca-certificates.crt | cut -c1-12)"
 if ! have docker.io/library/golang:1.26-bookworm ||
   [[ $(buildah inspect --type image --format '{{index .ImageAnnotations "harvnet.go"}}' docker.io/library/golang:1.26-bookworm) != "$gover" ]]; then
   echo "image: making golang:1.26-bookworm from debian:bookworm-slim + $gover" >&2
@@ -78,11 +98,11 @@ fi
 
 echo "image: building $repo:$tag" >&2
 buildah build --quiet --pull=never --network=host --layers \
-  -f "$root/Dockerfile" -t "$repo:$tag" "$root" >/dev/null || die "buildah build failed"
+  -f "$context/Dockerfile" -t "$repo:$tag" "$context" >/dev/null || die "buildah build failed"
 rm -f "$out/harvnet-$tag.oci.tar"
 buildah push --quiet "$repo:$tag" "oci-archive:$out/harvnet-$tag.oci.tar:$repo:$tag" >/dev/null
-size=$(buildah inspect --type image --format '{{.Docker.Size}}' "$repo:$tag" 2>/dev/null || true)
-echo "image: $out/harvnet-$tag.oci.tar ($(du -h "$out/harvnet-$tag.oci.tar" | cut -f1) compressed archive) in $((SECONDS - start))s" >&2
+size=$(buildah images --format '{{.Size}}' "$repo:$tag" 2>/dev/null | head -n 1)
+echo "image: $out/harvnet-$tag.oci.tar ($size unpacked, $(du -h "$out/harvnet-$tag.oci.tar" | cut -f1) archive) in $((SECONDS - start))s" >&2
 
 # pause: for the kubelet tier's sandboxes (scripts/cluster-up.sh).
 if [[ ! -s $out/pause-$pause_ver.oci.tar ]]; then
