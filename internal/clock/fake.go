@@ -28,6 +28,8 @@ func NewFake(now time.Time) *Fake {
 	return &Fake{now: now, added: make(chan struct{})}
 }
 
+var _ Clock = (*Fake)(nil)
+
 // Timer is one After call.
 type Timer struct {
 	D  time.Duration // what the code asked for

@@ -21,11 +21,10 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/record"
 
-	"github.com/harvnet/harvnet/pkg/hostloop"
 	cniv1 "github.com/harvnet/harvnet/pkg/apis/k8s.cni.cncf.io/v1"
 	"github.com/harvnet/harvnet/pkg/apis/network.harvesterhci.io/v1alpha1"
 	netctl "github.com/harvnet/harvnet/pkg/generated/controllers/network.harvesterhci.io"
-	nodectl "github.com/harvnet/harvnet/pkg/generated/controllers/network.harvesterhci.io/v1alpha1"
+	"github.com/harvnet/harvnet/pkg/hostloop"
 	"github.com/harvnet/harvnet/pkg/hostnet"
 )
 
@@ -41,7 +40,7 @@ type Agent struct {
 	loop     *hostloop.Loop
 	writer   *writer
 	scf      controller.SharedControllerFactory
-	nodes    nodectl.NodeController
+	api      nodeAPI
 	kube     kubernetes.Interface
 	in       *inputs
 }
@@ -66,8 +65,9 @@ func New(ctx context.Context, restCfg *rest.Config, host *hostnet.Host, cfg Conf
 	nads := nadController(scf)
 	recorder := eventRecorder(ctx, kube, cfg.NodeName)
 
-	a := &Agent{nodeName: cfg.NodeName, scf: scf, nodes: nodes, kube: kube}
-	a.writer = newWriter(cfg.NodeName, cfg.Loop.Options, nodes, recorder)
+	api := nodeClient{name: cfg.NodeName, nodes: nodes}
+	a := &Agent{nodeName: cfg.NodeName, scf: scf, api: api, kube: kube}
+	a.writer = newWriter(cfg.NodeName, cfg.Loop.Options, api, recorder, cfg.Loop.Clock)
 	loopCfg := cfg.Loop
 	loopCfg.OnResult = a.writer.push
 	if a.loop, err = hostloop.New(host, loopCfg); err != nil {
@@ -78,7 +78,7 @@ func New(ctx context.Context, restCfg *rest.Config, host *hostnet.Host, cfg Conf
 	vl := &nadVLANs{cache: nads.Cache(), bridge: cfg.Loop.Options.BridgeName, recorder: recorder, warned: map[types.UID]string{}}
 
 	nodes.OnChange(ctx, "harvnet-agent", func(_ string, n *v1alpha1.Node) (*v1alpha1.Node, error) {
-		return onNode(nodes, in, cfg.NodeName, n)
+		return onNode(api, in, cfg.NodeName, n)
 	})
 	nads.OnChange(ctx, "harvnet-agent", func(_ string, nad *cniv1.NetworkAttachmentDefinition) (*cniv1.NetworkAttachmentDefinition, error) {
 		v, err := vl.compute()
@@ -98,8 +98,8 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	// Start returns once the caches have synced, so a missing object is
 	// the API server's answer, not a cache still filling.
-	if _, err := a.nodes.Cache().Get(a.nodeName); apierrors.IsNotFound(err) && ctx.Err() == nil {
-		onAbsent(ctx, a.kube, a.nodeName, a.in)
+	if _, err := a.api.cached(); apierrors.IsNotFound(err) && ctx.Err() == nil {
+		onAbsent(ctx, a.kube.CoreV1().Nodes(), a.nodeName, a.in)
 	}
 	a.loop.Run(ctx)
 	return nil
@@ -121,7 +121,7 @@ func ownNodeOnly(restCfg *rest.Config, nodeName string) (controller.SharedContro
 	return controller.NewSharedControllerFactory(cacheFactory, nil), nil
 }
 
-func onNode(nodes nodectl.NodeController, in *inputs, name string, n *v1alpha1.Node) (*v1alpha1.Node, error) {
+func onNode(api nodeAPI, in *inputs, name string, n *v1alpha1.Node) (*v1alpha1.Node, error) {
 	if n == nil || n.Name != name {
 		if n == nil {
 			in.node(nil, true) // deleted without waiting for us: tear down anyway
@@ -136,7 +136,7 @@ func onNode(nodes nodectl.NodeController, in *inputs, name string, n *v1alpha1.N
 		c := n.DeepCopy()
 		c.Finalizers = append(c.Finalizers, v1alpha1.AgentFinalizer)
 		var err error
-		if n, err = nodes.Update(c); err != nil {
+		if n, err = api.update(c); err != nil {
 			return nil, err
 		}
 	}
@@ -147,8 +147,8 @@ func onNode(nodes nodectl.NodeController, in *inputs, name string, n *v1alpha1.N
 // onAbsent tears down for a node whose object is gone, but only when the
 // core Node exists: an agent started with a mistyped --node-name must not
 // undo a working node's network because no object has that name.
-func onAbsent(ctx context.Context, kube kubernetes.Interface, name string, in *inputs) {
-	_, err := kube.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+func onAbsent(ctx context.Context, core coreNodes, name string, in *inputs) {
+	_, err := core.Get(ctx, name, metav1.GetOptions{})
 	switch {
 	case err == nil:
 		slog.Info("no Node object for this node: tearing down what harvnet set up", "node", name)

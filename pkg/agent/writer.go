@@ -7,15 +7,16 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/record"
 
+	"github.com/harvnet/harvnet/internal/clock"
 	"github.com/harvnet/harvnet/pkg/apis/network.harvesterhci.io/v1alpha1"
 	"github.com/harvnet/harvnet/pkg/desired"
-	netctl "github.com/harvnet/harvnet/pkg/generated/controllers/network.harvesterhci.io/v1alpha1"
 	"github.com/harvnet/harvnet/pkg/reconcile"
 	"github.com/harvnet/harvnet/pkg/status"
 )
@@ -27,8 +28,9 @@ import (
 type writer struct {
 	nodeName string
 	opts     desired.Options
-	nodes    netctl.NodeController
+	api      nodeAPI
 	recorder record.EventRecorder
+	clk      clock.Clock
 
 	latest chan reconcile.Result // capacity 1: the newest result only
 	// lastWarning is the last warning recorded, so that a problem that
@@ -36,9 +38,16 @@ type writer struct {
 	lastWarning string
 }
 
-func newWriter(nodeName string, opts desired.Options, nodes netctl.NodeController, rec record.EventRecorder) *writer {
-	return &writer{nodeName: nodeName, opts: opts, nodes: nodes, recorder: rec, latest: make(chan reconcile.Result, 1)}
+func newWriter(nodeName string, opts desired.Options, api nodeAPI, rec record.EventRecorder, clk clock.Clock) *writer {
+	return &writer{nodeName: nodeName, opts: opts, api: api, recorder: rec, clk: clock.Or(clk), latest: make(chan reconcile.Result, 1)}
 }
+
+// A failed write is retried after firstWriteBackoff, doubling up to
+// maxWriteBackoff while writes keep failing.
+const (
+	firstWriteBackoff = 200 * time.Millisecond
+	maxWriteBackoff   = 5 * time.Second
+)
 
 // push hands over a result, replacing one not yet written.
 func (w *writer) push(res reconcile.Result) {
@@ -57,7 +66,7 @@ func (w *writer) push(res reconcile.Result) {
 }
 
 func (w *writer) run(ctx context.Context) {
-	backoff := 200 * time.Millisecond
+	backoff := firstWriteBackoff
 	var pending *reconcile.Result
 	var retry <-chan time.Time // non-nil while backing off
 	for {
@@ -77,18 +86,18 @@ func (w *writer) run(ctx context.Context) {
 		}
 		if err := w.write(*pending); err != nil {
 			slog.Warn("writing node status", "node", w.nodeName, "err", err, "retry", backoff)
-			retry = time.After(backoff)
-			backoff = min(backoff*2, 5*time.Second)
+			retry = w.clk.After(backoff)
+			backoff = min(backoff*2, maxWriteBackoff)
 			continue
 		}
-		pending, backoff = nil, 200*time.Millisecond
+		pending, backoff = nil, firstWriteBackoff
 	}
 }
 
 // write brings the Node object in line with a result: status when it
 // changed, and the finalizer off once a deletion's teardown is done.
 func (w *writer) write(res reconcile.Result) error {
-	node, err := w.nodes.Cache().Get(w.nodeName)
+	node, err := w.api.cached()
 	if apierrors.IsNotFound(err) {
 		return nil // gone: nothing to report on
 	}
@@ -101,7 +110,7 @@ func (w *writer) write(res reconcile.Result) error {
 		if apierrors.IsConflict(err) {
 			// The cache lags the API server (after an outage, say): read
 			// the object itself and try once more.
-			if node, err = w.nodes.Get(w.nodeName, metav1.GetOptions{}); err == nil {
+			if node, err = w.api.live(); err == nil {
 				updated, err = w.updateStatus(node, next)
 			}
 		}
@@ -113,7 +122,7 @@ func (w *writer) write(res reconcile.Result) error {
 	if node.DeletionTimestamp != nil && res.Desired.Teardown && !res.Failed() && slices.Contains(node.Finalizers, v1alpha1.AgentFinalizer) {
 		n := node.DeepCopy()
 		n.Finalizers = slices.DeleteFunc(n.Finalizers, func(f string) bool { return f == v1alpha1.AgentFinalizer })
-		if _, err := w.nodes.Update(n); err != nil && !apierrors.IsNotFound(err) {
+		if _, err := w.api.update(n); err != nil && !apierrors.IsNotFound(err) {
 			return fmt.Errorf("removing finalizer: %w", err)
 		}
 	}
@@ -124,7 +133,7 @@ func (w *writer) updateStatus(node *v1alpha1.Node, next v1alpha1.NodeStatus) (*v
 	status.SetTransitions(&node.Status, &next, metav1.Now())
 	n := node.DeepCopy()
 	n.Status = next
-	return w.nodes.UpdateStatus(n)
+	return w.api.updateStatus(n)
 }
 
 // events records what a pass changed on the host, or why it could not.
@@ -166,9 +175,20 @@ func warning(res reconcile.Result) (reason, msg string) {
 // maxEventMessage keeps Event messages within what the API server stores.
 const maxEventMessage = 1024
 
+// truncate cuts s to at most n bytes, ending in "..." when it cut. It cuts
+// on a rune boundary: half a UTF-8 character would make the message
+// invalid UTF-8, which the API server rejects.
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
-	return s[:n-3] + "..."
+	if n < len("...") {
+		return strings.Repeat(".", max(n, 0))
+	}
+	cut := n - len("...")
+	// A rune is at most utf8.UTFMax bytes; further back, s is not UTF-8.
+	for back := 0; back < utf8.UTFMax && cut > 0 && !utf8.RuneStart(s[cut]); back++ {
+		cut--
+	}
+	return s[:cut] + "..."
 }
