@@ -34,6 +34,9 @@ type Binary struct {
 	Name string `json:"name"` // its package's last element, unique in a plan
 	Tier string `json:"tier"`
 	Path string `json:"path"` // in the VM
+	// Dir is its working directory in the VM (its package's directory,
+	// as go test runs it); empty: a fresh one under the guest's -work.
+	Dir string `json:"dir,omitempty"`
 	// Args follow -test.v=test2json -test.count=1 -test.timeout.
 	Args []string `json:"args,omitempty"`
 	Env  []string `json:"env,omitempty"` // NAME=value, on top of /init's

@@ -52,25 +52,33 @@ func main() {
 	os.Exit(code)
 }
 
+// say reports a problem on the console; progress says how far it got.
 func say(format string, args ...any) { fmt.Printf("harvnet-vm: "+format+"\n", args...) }
 
-// run runs every binary of the plan and writes the records to w.
+func progress(format string, args ...any) { fmt.Printf("vmguest: "+format+"\n", args...) }
+
+// run runs every binary of the plan, each in its Dir (or a directory of
+// its own under work), and writes the records to w.
 func run(plan results.Plan, w io.Writer, t2j, work string) int {
 	enc := json.NewEncoder(w)
 	write := func(r results.Record) error { return enc.Encode(r) }
 	code := 0
 	for _, b := range plan.Binaries {
-		say("run %s (tier %s)", b.Name, b.Tier)
+		progress("run %s (tier %s)", b.Name, b.Tier)
 		if err := write(results.Record{Kind: results.KindStart, Binary: b.Name}); err != nil {
 			say("writing the results: %v", err)
 			return 2
 		}
-		c, err := runOne(b, t2j, filepath.Join(work, b.Name), write)
+		dir := b.Dir
+		if dir == "" {
+			dir = filepath.Join(work, b.Name)
+		}
+		c, err := runOne(b, t2j, dir, write)
 		if err != nil { // the records cannot be written: nothing more can be reported
 			say("writing the results: %v", err)
 			return 2
 		}
-		say("done %s: exit %d, passed=%d failed=%d skipped=%d in %.0fs", b.Name, c.exit, c.passed, c.failed, c.skipped, c.seconds)
+		progress("done %s: exit %d, passed=%d failed=%d skipped=%d in %.0fs", b.Name, c.exit, c.passed, c.failed, c.skipped, c.seconds)
 		if c.exit != 0 {
 			code = 1
 		}

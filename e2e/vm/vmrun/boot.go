@@ -15,6 +15,8 @@ import (
 // What the host shows of a run without -v: the VM's own lines, and of the
 // tests' output their failures, skips and the facts they prove.
 var (
+	// vmguest's "vmguest: run/done" console lines are shown from the
+	// results instead, in order with the tests' output.
 	showConsole = regexp.MustCompile(`^harvnet-vm: |^guest-net: |Kernel panic`)
 	showOutput  = regexp.MustCompile(`proved:|^\s*--- (FAIL|SKIP)|^(FAIL|panic:)|^guest: `)
 	showAll     = regexp.MustCompile(``)
@@ -115,14 +117,27 @@ func (r *testRun) boot(plan results.Plan, initrd string, port int) (passed, fail
 	return s.Passed, s.Failed, nil
 }
 
-// show prints what a record says to the terminal: the tests' output
-// (filtered unless -v).
+// show prints what a record says to the terminal: a line when a binary
+// starts and ends, and the tests' output (filtered unless -v).
 func (r *testRun) show(rec results.Record) {
-	if rec.Kind != results.KindEvent || rec.Event == nil || rec.Event.Action != "output" {
-		return
-	}
-	line := strings.TrimRight(rec.Event.Output, "\n")
-	if r.verbose || showOutput.MatchString(line) {
-		fmt.Fprintln(os.Stderr, line)
+	switch rec.Kind {
+	case results.KindStart:
+		r.shown = [3]int{}
+		fmt.Fprintf(os.Stderr, "harvnet-vm: run %s\n", rec.Binary)
+	case results.KindEnd:
+		fmt.Fprintf(os.Stderr, "harvnet-vm: done %s: exit %d, passed=%d failed=%d skipped=%d in %.0fs\n",
+			rec.Binary, rec.Exit, r.shown[0], r.shown[1], r.shown[2], rec.Seconds)
+	case results.KindEvent:
+		e := rec.Event
+		if e == nil {
+			return
+		}
+		if i := map[string]int{"pass": 1, "fail": 2, "skip": 3}[e.Action]; i > 0 && e.Test != "" {
+			r.shown[i-1]++
+		}
+		line := strings.TrimRight(e.Output, "\n")
+		if e.Action == "output" && (r.verbose || showOutput.MatchString(line)) {
+			fmt.Fprintln(os.Stderr, line)
+		}
 	}
 }

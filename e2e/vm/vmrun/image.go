@@ -23,6 +23,10 @@ type image struct {
 	main       string      // /etc/harvnet-vm/main, run by /init instead of vmguest
 	config     string      // /etc/harvnet-vm/config, sourced by /init
 	plan       []byte      // /etc/harvnet-vm/plan.json, for vmguest
+	dirs       []string    // directories to make: the tests' working directories
+	// testdata: the module whose testdata directories go under /src
+	// (a test's working directory is its package's there).
+	testdata string
 }
 
 // busybox applets that must not shadow the real programs the tests need
@@ -104,6 +108,14 @@ func (im image) build(path string) error {
 			return err
 		}
 	}
+	for _, d := range im.dirs {
+		a.dir(d, 0o755)
+	}
+	if im.testdata != "" {
+		if err := addTestdata(a, im.testdata); err != nil {
+			return err
+		}
+	}
 	a.bytes("/etc/harvnet-vm/config", []byte(im.config+"\n"), 0o644)
 	if im.plan != nil {
 		a.bytes("/etc/harvnet-vm/plan.json", im.plan, 0o644)
@@ -127,6 +139,37 @@ func (im image) build(path string) error {
 		return err
 	}
 	return os.Rename(tmp, path)
+}
+
+// addTestdata adds every testdata directory of the module at root under
+// /src, skipping what the go command skips (directories named ".*" or
+// "_*") and other modules (directories with their own go.mod).
+func addTestdata(a *archive, root string) error {
+	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.IsDir() || p == root {
+			return err
+		}
+		name := d.Name()
+		if strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_") {
+			return filepath.SkipDir
+		}
+		if _, err := os.Stat(filepath.Join(p, "go.mod")); err == nil {
+			return filepath.SkipDir
+		}
+		if name != "testdata" {
+			return nil
+		}
+		err = filepath.WalkDir(p, func(f string, d fs.DirEntry, err error) error {
+			if err != nil || !d.Type().IsRegular() {
+				return err
+			}
+			return a.file("/src/"+strings.TrimPrefix(f, root+"/"), f)
+		})
+		if err != nil {
+			return err
+		}
+		return filepath.SkipDir
+	})
 }
 
 // copier copies host files to the same paths in the image, each with the

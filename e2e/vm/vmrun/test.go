@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -26,8 +27,9 @@ type testRun struct {
 	userEnv      []string
 	hooks, lists []string
 
-	hdir string  // tier B's control plane: state and logs
-	host *vmHost // tier B's host side, while it runs
+	hdir  string  // tier B's control plane: state and logs
+	host  *vmHost // tier B's host side, while it runs
+	shown [3]int  // passed, failed, skipped of the binary running, as shown
 }
 
 // setupError is a failure before the VM could report: the run counts as
@@ -184,17 +186,24 @@ func (r *testRun) do() (passed, failed int, err error) {
 }
 
 // buildTests builds the test binaries and the guest's runner, and returns
-// the plan: tier B's binary first, then tier A's in name order.
+// the plan: tier B's binary first, then tier A's in name order
+// (results.TierOrder). Each runs in its package's directory under /src, as
+// go test runs it in the package's source directory, so a test finds its
+// testdata (the image has every testdata directory of the module there).
 func (r *testRun) buildTests() (results.Plan, error) {
 	var plan results.Plan
-	var pkgs []string
+	var pkgs []pkg
 	if r.tiers[results.TierA] {
 		var err error
 		if pkgs, err = r.netnsPackages(); err != nil {
 			return plan, err
 		}
 	}
-	shown := append([]string{}, pkgs...)
+	var paths []string
+	for _, p := range pkgs {
+		paths = append(paths, p.importPath)
+	}
+	shown := append([]string{}, paths...)
 	if r.tiers[results.TierB] {
 		shown = append(shown, "./e2e/guest")
 	}
@@ -206,8 +215,8 @@ func (r *testRun) buildTests() (results.Plan, error) {
 	// Static, so the VM needs no libc for them; one go invocation builds
 	// them in parallel.
 	static := []string{"CGO_ENABLED=0"}
-	if len(pkgs) > 0 {
-		if err := r.command(static, "go", append([]string{"test", "-c", "-ldflags=-s -w", "-o", tests + "/"}, pkgs...)...); err != nil {
+	if len(paths) > 0 {
+		if err := r.command(static, "go", append([]string{"test", "-c", "-ldflags=-s -w", "-o", tests + "/"}, paths...)...); err != nil {
 			return plan, err
 		}
 	}
@@ -216,21 +225,21 @@ func (r *testRun) buildTests() (results.Plan, error) {
 		if err := r.command(nil, "go", "test", "-c", "-ldflags=-s -w", "-o", tests+"/", "./e2e/guest"); err != nil {
 			return plan, err
 		}
+		pkgs = append(pkgs, pkg{importPath: "e2e/guest", dir: filepath.Join(r.root, "e2e", "guest")})
 	}
 	if err := r.command(static, "go", "build", "-ldflags=-s -w", "-o", filepath.Join(r.out, "bin")+"/", "./e2e/vm/vmguest", "cmd/test2json"); err != nil {
 		return plan, err
 	}
-	built, err := filepath.Glob(filepath.Join(tests, "*.test"))
-	if err != nil {
-		return plan, err
-	}
-	sort.Strings(built)
 	byTier := map[string][]results.Binary{}
-	for _, path := range built {
-		name := strings.TrimSuffix(filepath.Base(path), ".test")
-		b := results.Binary{Name: name, Tier: results.TierA, Path: "/tests/" + filepath.Base(path),
+	for _, p := range pkgs {
+		// go test -c -o dir/ names a binary after its package's last element.
+		name := path.Base(p.importPath)
+		if _, err := os.Stat(filepath.Join(tests, name+".test")); err != nil {
+			continue // a package without tests
+		}
+		b := results.Binary{Name: name, Tier: results.TierA, Path: "/tests/" + name + ".test", Dir: "/src/" + r.rel(p.dir),
 			Timeout: results.Duration(r.goTimeout), KillAfter: results.Duration(r.goTimeout + 30*time.Second)}
-		if name == "guest" {
+		if p.importPath == "e2e/guest" {
 			b.Tier = results.TierB
 			// Read by e2e/guest's TestMain.
 			b.Env = []string{"HARVNET_GUEST_KUBECONFIG=/etc/harvnet-vm/tierb/admin.kubeconfig",
@@ -244,6 +253,7 @@ func (r *testRun) buildTests() (results.Plan, error) {
 		byTier[b.Tier] = append(byTier[b.Tier], b)
 	}
 	for _, t := range results.TierOrder {
+		sort.Slice(byTier[t], func(i, j int) bool { return byTier[t][i].Name < byTier[t][j].Name })
 		plan.Binaries = append(plan.Binaries, byTier[t]...)
 	}
 	if err := plan.Validate(); err != nil {
@@ -252,20 +262,31 @@ func (r *testRun) buildTests() (results.Plan, error) {
 	return plan, nil
 }
 
+// pkg is a Go package to test: its import path and source directory.
+type pkg struct{ importPath, dir string }
+
 // netnsPackages are tier A's packages: HARVNET_VM_PKGS, or those with
 // *_netns_test.go or *_fullkernel_test.go files.
-func (r *testRun) netnsPackages() ([]string, error) {
-	if p := strings.Fields(os.Getenv("HARVNET_VM_PKGS")); len(p) > 0 {
-		return p, nil
+func (r *testRun) netnsPackages() ([]pkg, error) {
+	args := []string{"list", "-e", "-f", "{{.ImportPath}}|{{.Dir}}|{{range .TestGoFiles}} {{.}}{{end}}{{range .XTestGoFiles}} {{.}}{{end}}"}
+	chosen := strings.Fields(os.Getenv("HARVNET_VM_PKGS"))
+	if len(chosen) == 0 {
+		args = append(args, "./...")
+	} else {
+		args = append(args, chosen...)
 	}
-	out, err := r.output("go", "list", "-e", "-f", "{{.ImportPath}}{{range .TestGoFiles}} {{.}}{{end}}{{range .XTestGoFiles}} {{.}}{{end}}", "./...")
+	out, err := r.output("go", args...)
 	if err != nil {
 		return nil, err
 	}
-	var pkgs []string
-	for _, line := range strings.Split(out, "\n") {
-		if strings.Contains(line, "_netns_test.go") || strings.Contains(line, "_fullkernel_test.go") {
-			pkgs = append(pkgs, strings.Fields(line)[0])
+	var pkgs []pkg
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		f := strings.SplitN(line, "|", 3)
+		if len(f) != 3 {
+			continue
+		}
+		if len(chosen) > 0 || strings.Contains(f[2], "_netns_test.go") || strings.Contains(f[2], "_fullkernel_test.go") {
+			pkgs = append(pkgs, pkg{importPath: f[0], dir: f[1]})
 		}
 	}
 	if len(pkgs) == 0 {
@@ -284,7 +305,9 @@ func (r *testRun) image(plan results.Plan) image {
 		bins: [][2]string{{filepath.Join(bin, "vmguest"), "/usr/local/bin/vmguest"}, {filepath.Join(bin, "test2json"), "/usr/local/bin/test2json"}}}
 	for _, b := range plan.Binaries {
 		im.tests = append(im.tests, [2]string{filepath.Join(r.out, "tests", filepath.Base(b.Path)), filepath.Base(b.Path)})
+		im.dirs = append(im.dirs, b.Dir)
 	}
+	im.testdata = r.root
 	if r.tiers[results.TierB] {
 		im.hooks = append(im.hooks, [2]string{filepath.Join(r.vmdir, "guest-net"), "00-guest-net"})
 		im.bins = append(im.bins, [2]string{filepath.Join(bin, "harvnet-agent"), "/usr/local/bin/harvnet-agent"})
