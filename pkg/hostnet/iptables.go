@@ -84,6 +84,12 @@ func listForward(ipt *iptables.IPTables) (hoststate.Forward, error) {
 	if err != nil {
 		return hoststate.Forward{}, err
 	}
+	return parseForward(lines), nil
+}
+
+// parseForward reads `iptables -t filter -S FORWARD` output: the policy,
+// and the bridges that rules exactly like forwardRules' accept.
+func parseForward(lines []string) hoststate.Forward {
 	var f hoststate.Forward
 	for _, l := range lines {
 		fs := strings.Fields(l)
@@ -97,7 +103,7 @@ func listForward(ipt *iptables.IPTables) (hoststate.Forward, error) {
 			f.AcceptOut = append(f.AcceptOut, fs[3])
 		}
 	}
-	return f, nil
+	return f
 }
 
 func forwardRules(bridge string) [][]string {
