@@ -9,10 +9,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/harvnet/harvnet/pkg/hostloop"
 	"github.com/harvnet/harvnet/pkg/agent"
 	"github.com/harvnet/harvnet/pkg/cmdutil"
 	"github.com/harvnet/harvnet/pkg/desired"
+	"github.com/harvnet/harvnet/pkg/hostloop"
 	"github.com/harvnet/harvnet/pkg/hostnet"
 )
 
