@@ -63,9 +63,9 @@ func (c Config) withDefaults() Config {
 // "look again" signal for changes to the links watched accepts.
 type Changes func(ctx context.Context, watched monitor.Filter) <-chan struct{}
 
-// NetlinkChanges watches ns (netns.None() for the caller's) with netlink
+// netlinkChanges watches ns (netns.None() for the caller's) with netlink
 // subscriptions, debouncing bursts by quiet and maxWait.
-func NetlinkChanges(ns netns.NsHandle, quiet, maxWait time.Duration) Changes {
+func netlinkChanges(ns netns.NsHandle, quiet, maxWait time.Duration) Changes {
 	return func(ctx context.Context, watched monitor.Filter) <-chan struct{} {
 		m := monitor.New(ns, watched)
 		go m.Run(ctx)
@@ -93,7 +93,7 @@ type Loop struct {
 // events.
 func New(host *hostnet.Host, cfg Config) (*Loop, error) {
 	cfg = cfg.withDefaults()
-	return NewWith(host, NetlinkChanges(host.NsHandle(), cfg.Quiet, cfg.MaxWait), cfg)
+	return NewWith(host, netlinkChanges(host.NsHandle(), cfg.Quiet, cfg.MaxWait), cfg)
 }
 
 // NewWith builds a loop over any host and source of changes, so that the
