@@ -126,14 +126,20 @@ func TestDeploy(t *testing.T) {
 		}
 		for n, uplink := range map[string]string{"n1": "eth1", "n2": "eth0"} {
 			Eventually(t, wait, func() string { return enslaved(t, c, n, uplink) })
-			Eventually(t, wait, func() string { return conditionIs(t, c, n, v1alpha1.ConditionUplinkReady, metav1.ConditionTrue) })
-			h, err := c.Net.NetworkV1alpha1().Nodes().Get(ctx(t), n, metav1.GetOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if h.Status.NetworkStatus[uplink].Master != bridge {
-				t.Errorf("%s: status networkStatus %+v, want %s enslaved to %s", n, h.Status.NetworkStatus, uplink, bridge)
-			}
+			// The status catches up with the kernel: this spec's generation
+			// observed, the uplink reported as the bridge's port and ready.
+			var h *v1alpha1.Node
+			Eventually(t, wait, func() string {
+				var err error
+				if h, err = c.Net.NetworkV1alpha1().Nodes().Get(ctx(t), n, metav1.GetOptions{}); err != nil {
+					return err.Error()
+				}
+				if h.Status.ObservedGeneration != h.Generation || h.Status.NetworkStatus[uplink].Master != bridge {
+					return fmt.Sprintf("%s: status of generation %d (spec %d) has %s's master %q, want %s", n,
+						h.Status.ObservedGeneration, h.Generation, uplink, h.Status.NetworkStatus[uplink].Master, bridge)
+				}
+				return conditionIs(t, c, n, v1alpha1.ConditionUplinkReady, metav1.ConditionTrue)
+			})
 			// What this kernel lacks is reported as the netns tiers report it.
 			if c := meta.FindStatusCondition(h.Status.Conditions, v1alpha1.ConditionDHCPRulesReady); !nt.KernelHasBroute(t) && (c == nil || c.Status != metav1.ConditionFalse || !strings.Contains(c.Message, "broute")) {
 				t.Errorf("%s: DHCPRulesReady %+v, want False naming the missing broute table", n, c)

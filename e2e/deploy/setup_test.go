@@ -21,7 +21,7 @@ func setup(t *testing.T) *Cluster {
 	if os.Geteuid() != 0 {
 		skip(t, "the kubelet tier needs root (network and mount namespaces)")
 	}
-	for _, tool := range []string{"nsenter", "unshare", "ip", "bridge", "ping"} {
+	for _, tool := range []string{"nsenter", "unshare", "ip", "ping", "curl"} {
 		if !nt.Have(tool) {
 			skip(t, tool+" not found")
 		}
