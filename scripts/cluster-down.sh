@@ -12,6 +12,7 @@ dir=${1:-$root/_output/cluster}
 [[ -d $dir ]] || exit 0
 dir=$(cd "$dir" && pwd)
 p=${HARVNET_CLUSTER_PREFIX:-hk}
+[[ -f $dir/prefix ]] && p=$(<"$dir/prefix")
 
 ours() { # pids whose command line names $dir/
   local f
@@ -41,7 +42,12 @@ umount "$dir/mnt" 2>/dev/null
 for ns in $p-n1 $p-n2 $p-cp $p-sw; do ip netns del $ns 2>/dev/null; done
 # Anything still mounted under <dir> in this namespace (should be none).
 grep -F " $dir/" /proc/self/mountinfo | awk '{print $5}' | sort -r | while read -r m; do umount -l "$m"; done
-find "$dir" -mindepth 1 -maxdepth 1 ! -name log -exec rm -rf {} + 2>/dev/null
+find "$dir" -mindepth 1 -maxdepth 1 ! -name log ! -name prefix -exec rm -rf {} + 2>/dev/null
+rc=0
 left=$(ours; in_cgroups)
-[[ -z $left ]] || { echo "cluster-down: processes left: $left" >&2; exit 1; }
-exit 0
+[[ -z $left ]] || { echo "cluster-down: processes left: $left" >&2; rc=1; }
+for ns in $p-n1 $p-n2 $p-cp $p-sw; do
+  [[ -e /run/netns/$ns ]] && { echo "cluster-down: namespace $ns left" >&2; rc=1; }
+done
+grep -qF " $dir/" /proc/self/mountinfo && { echo "cluster-down: mounts left under $dir" >&2; rc=1; }
+exit $rc

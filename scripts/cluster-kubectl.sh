@@ -10,4 +10,6 @@ dir=${HARVNET_CLUSTER_DIR:-$root/_output/cluster}
 tool=kubectl
 [[ ${1:-} == --helm ]] && { tool=helm; shift; }
 export KUBECONFIG=$dir/admin.kubeconfig
-exec nsenter --net=/run/netns/${HARVNET_CLUSTER_PREFIX:-hk}-cp "$root/bin/$tool" "$@"
+p=${HARVNET_CLUSTER_PREFIX:-hk}
+[[ -f $dir/prefix ]] && p=$(<"$dir/prefix")
+exec nsenter --net=/run/netns/$p-cp "$root/bin/$tool" "$@"

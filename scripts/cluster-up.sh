@@ -52,6 +52,7 @@ for b in runc etcd conntrack openssl; do command -v $b >/dev/null || die "$b mis
 "$root/scripts/cluster-down.sh" "$dir" >/dev/null 2>&1 || true # a killed run's leftovers
 mkdir -p "$dir"/{pki,log,pid,mnt}
 touch "$dir/up"
+echo "$p" >"$dir/prefix" # for cluster-down.sh and cluster-kubectl.sh
 # unshare --mount=FILE needs FILE's mount to be private.
 mount --bind "$dir/mnt" "$dir/mnt"
 mount --make-private "$dir/mnt"
