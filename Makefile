@@ -45,9 +45,11 @@ test-vm:
 test-vm-cp:
 	scripts/vm-test.sh -tier b
 
-# Pure logic only: no root, no kernel, no API server.
+# The unit tier: logic with fakes and fake clocks, no root, no kernel, no
+# API server, in seconds (-short skips every netns test; the e2e and VM
+# tiers are left out).
 test-unit:
-	$(GO) test -count=1 ./pkg/desired/... ./pkg/plan/... ./pkg/status/...
+	$(GO) test -short -count=1 ./pkg/... ./cmd/... ./internal/...
 
 bench: tools
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./pkg/...

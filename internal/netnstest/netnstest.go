@@ -23,8 +23,14 @@ import (
 
 // RequireRoot skips a test that needs root, saying so; under CI or on a
 // full kernel, where these tests are the point of the run, it fails it.
+//
+// Under `go test -short` (make test-unit) it skips, root or not: the unit
+// tier is the logic only, in seconds; the netns tier runs in make test.
 func RequireRoot(t testing.TB) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("a netns test: -short runs the unit tests only")
+	}
 	if os.Geteuid() != 0 {
 		if FullKernel() || InCI() {
 			t.Fatalf("not running as root (full kernel %v, CI %v): this run must exercise the netns tests, not skip them", FullKernel(), InCI())
