@@ -34,7 +34,6 @@ func TestLinkState(t *testing.T) {
 	}
 }
 
-
 func TestManagement(t *testing.T) {
 	links := []hoststate.Link{
 		{Name: "lo", Index: 1, Loopback: true, Addrs: []hoststate.Addr{{Prefix: netip.MustParsePrefix("127.0.0.1/8"), Scope: 254}}},
