@@ -136,7 +136,7 @@ func onNode(api nodeAPI, in *inputs, name string, n *v1alpha1.Node) (*v1alpha1.N
 		c := n.DeepCopy()
 		c.Finalizers = append(c.Finalizers, v1alpha1.AgentFinalizer)
 		var err error
-		if n, err = api.update(c); err != nil {
+		if n, err = api.patchFinalizers(n, c); err != nil {
 			return nil, err
 		}
 	}

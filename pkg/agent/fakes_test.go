@@ -76,7 +76,7 @@ func (f *fakeAPI) live() (*v1alpha1.Node, error) {
 	return f.server.DeepCopy(), nil
 }
 
-func (f *fakeAPI) updateStatus(n *v1alpha1.Node) (*v1alpha1.Node, error) {
+func (f *fakeAPI) patchStatus(_, n *v1alpha1.Node) (*v1alpha1.Node, error) {
 	f.mu.Lock()
 	f.record(fmt.Sprintf("updateStatus gen=%d rv=%s", n.Status.ObservedGeneration, n.ResourceVersion))
 	hold := f.hold
@@ -96,7 +96,7 @@ func (f *fakeAPI) updateStatus(n *v1alpha1.Node) (*v1alpha1.Node, error) {
 	return f.store(n), nil
 }
 
-func (f *fakeAPI) update(n *v1alpha1.Node) (*v1alpha1.Node, error) {
+func (f *fakeAPI) patchFinalizers(_, n *v1alpha1.Node) (*v1alpha1.Node, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.record(fmt.Sprintf("update finalizers=%v", n.Finalizers))

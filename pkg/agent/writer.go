@@ -122,7 +122,7 @@ func (w *writer) write(res reconcile.Result) error {
 	if node.DeletionTimestamp != nil && res.Desired.Teardown && !res.Failed() && slices.Contains(node.Finalizers, v1alpha1.AgentFinalizer) {
 		n := node.DeepCopy()
 		n.Finalizers = slices.DeleteFunc(n.Finalizers, func(f string) bool { return f == v1alpha1.AgentFinalizer })
-		if _, err := w.api.update(n); err != nil && !apierrors.IsNotFound(err) {
+		if _, err := w.api.patchFinalizers(node, n); err != nil && !apierrors.IsNotFound(err) {
 			return fmt.Errorf("removing finalizer: %w", err)
 		}
 	}
@@ -133,7 +133,7 @@ func (w *writer) updateStatus(node *v1alpha1.Node, next v1alpha1.NodeStatus) (*v
 	status.SetTransitions(&node.Status, &next, metav1.Now())
 	n := node.DeepCopy()
 	n.Status = next
-	return w.api.updateStatus(n)
+	return w.api.patchStatus(node, n)
 }
 
 // events records what a pass changed on the host, or why it could not.
