@@ -4,10 +4,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/rancher/wrangler/v3/pkg/generated/controllers/core"
@@ -55,11 +57,23 @@ func run(args []string) error {
 	if *restore {
 		return restoreHosts(ctx, restCfg, *restoreTimeout)
 	}
-	if err := cmdutil.Endpoints(ctx, *healthAddr, "", func() error { return nil }); err != nil {
+	// /healthz: a standby is healthy (it is waiting for the Lease, which
+	// is its job); a leader is healthy once its caches synced and its
+	// controllers run. A leader whose start failed exits instead.
+	var state atomic.Value
+	state.Store("standby")
+	health := func() error {
+		if s := state.Load().(string); s != "standby" && s != "leading" {
+			return errors.New(s)
+		}
+		return nil
+	}
+	if err := cmdutil.Endpoints(ctx, *healthAddr, "", health); err != nil {
 		return err
 	}
 	slog.Info("harvnet-controller starting; waiting for leadership", "namespace", *namespace)
 	leader.RunOrDie(ctx, *namespace, "harvnet-controller", kube, func(ctx context.Context) {
+		state.Store("leader: waiting for the caches to sync")
 		coreF := core.NewFactoryFromConfigOrDie(restCfg)
 		netF := netctl.NewFactoryFromConfigOrDie(restCfg)
 		v := netF.Network().V1alpha1()
@@ -78,6 +92,7 @@ func run(args []string) error {
 			cancel()
 			return
 		}
+		state.Store("leading") // Start returns once the caches synced
 		slog.Info("harvnet-controller is the leader")
 	})
 	<-ctx.Done()

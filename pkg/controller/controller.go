@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"encoding/json"
 	"slices"
 
 	corectl "github.com/rancher/wrangler/v3/pkg/generated/controllers/core/v1"
@@ -9,6 +10,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/harvnet/harvnet/pkg/apis/network.harvesterhci.io/v1alpha1"
 	netctl "github.com/harvnet/harvnet/pkg/generated/controllers/network.harvesterhci.io/v1alpha1"
@@ -83,9 +85,7 @@ func (c *Controller) onCoreNode(name string, core *corev1.Node) (*corev1.Node, e
 		// again under the same name (a reinstall) needs the owner fixed,
 		// or the garbage collector deletes the object for the old owner.
 		if refs, changed := ownerRefs(obj.OwnerReferences, core); changed {
-			cp := obj.DeepCopy()
-			cp.OwnerReferences = refs
-			_, err = c.nodes.Update(cp)
+			err = c.patchMeta(obj, map[string]any{"ownerReferences": refs})
 		}
 		return core, err
 	case err == nil:
@@ -158,9 +158,8 @@ func (c *Controller) remove(name string, coreGone bool) error {
 		return err
 	}
 	if coreGone && slices.Contains(n.Finalizers, v1alpha1.AgentFinalizer) {
-		cp := n.DeepCopy()
-		cp.Finalizers = slices.DeleteFunc(cp.Finalizers, func(f string) bool { return f == v1alpha1.AgentFinalizer })
-		if _, err := c.nodes.Update(cp); err != nil && !apierrors.IsNotFound(err) {
+		rest := slices.DeleteFunc(slices.Clone(n.Finalizers), func(f string) bool { return f == v1alpha1.AgentFinalizer })
+		if err := c.patchMeta(n, map[string]any{"finalizers": rest}); err != nil && !apierrors.IsNotFound(err) {
 			return err
 		}
 	}
@@ -171,4 +170,21 @@ func (c *Controller) remove(name string, coreGone bool) error {
 		return err
 	}
 	return nil
+}
+
+// patchMeta merge-patches metadata fields of a Node object instead of
+// writing the whole object back: an Update from a binary that does not know
+// a newer field (a rolling upgrade) would drop it. The resourceVersion in
+// the patch keeps the write conditional, as an Update would be.
+func (c *Controller) patchMeta(n *v1alpha1.Node, fields map[string]any) error {
+	meta := map[string]any{"resourceVersion": n.ResourceVersion}
+	for k, v := range fields {
+		meta[k] = v
+	}
+	data, err := json.Marshal(map[string]any{"metadata": meta})
+	if err != nil {
+		return err
+	}
+	_, err = c.nodes.Patch(n.Name, types.MergePatchType, data)
+	return err
 }
