@@ -290,6 +290,78 @@ func TestDeploy(t *testing.T) {
 			t.Errorf("namespace %s: %v (the chart must never delete it)", ns, err)
 		}
 	})
+
+	step(t, "8 kustomize path: apply -k, enable, network off, delete -k", func(t *testing.T) {
+		kustomizePath(t, c, before)
+	})
+}
+
+// kustomizePath installs with kubectl apply -k (the chart's committed
+// render, through an overlay that sets this run's image and offers veths as
+// NICs), switches the network on with n2's management NIC, and uninstalls
+// the documented way: network off, wait for the hnodes to go, delete -k.
+func kustomizePath(t *testing.T, c *Cluster, before map[string]string) {
+	rel, err := filepath.Rel(filepath.Join(c.Dir, "kustomize"), filepath.Join(c.Root, "manifests"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(c.Dir, "kustomize"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	overlay := c.File(t, "kustomize/kustomization.yaml", fmt.Sprintf(`apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources: [%q]
+images:
+  - {name: ghcr.io/harvnet/harvnet, newTag: %q}
+patches:
+  - target: {kind: DaemonSet, name: harvnet-agent}
+    patch: |
+      - {op: test, path: /spec/template/spec/containers/0/command/4, value: "--uplink-types=device,bond"}
+      - {op: replace, path: /spec/template/spec/containers/0/command/4, value: "--uplink-types=device,bond,veth"}
+`, rel, imageTag))
+	mustKubectl(t, c, "apply", "-k", filepath.Dir(overlay))
+	mustKubectl(t, c, "wait", "--for", "condition=Established", "crd", "--all", "--timeout", "60s")
+	Eventually(t, wait, func() string {
+		if a := agentPods(t, c); len(a) != len(Nodes) {
+			return fmt.Sprintf("Ready agents on %v", a)
+		}
+		if ctrl := controllerPods(t, c); len(ctrl) != 2 {
+			return fmt.Sprintf("Ready controllers %v", podNames(ctrl))
+		}
+		return ""
+	})
+	Eventually(t, wait, func() string {
+		_, err := c.Net.NetworkV1alpha1().ClusterNetworks().Get(ctx(t), v1alpha1.ClusterNetworkVLAN, metav1.GetOptions{})
+		return errString(err)
+	})
+	mustKubectl(t, c, "patch", "clusternetwork", "vlan", "--type", "merge", "-p", `{"spec":{"enable":true,"defaultPhysicalNIC":"eth1"}}`)
+	Eventually(t, wait, func() string {
+		_, err := c.Net.NetworkV1alpha1().Nodes().Get(ctx(t), "n2", metav1.GetOptions{})
+		return errString(err)
+	})
+	mustKubectl(t, c, "patch", "hnode", "n2", "--type", "merge", "-p", `{"spec":{"network":{"type":"vlan","nic":"eth0"}}}`)
+	for n, uplink := range map[string]string{"n1": "eth1", "n2": "eth0"} {
+		Eventually(t, wait, func() string { return enslaved(t, c, n, uplink) })
+	}
+	// The README's uninstall: network off, wait, then delete.
+	mustKubectl(t, c, "patch", "clusternetwork", "vlan", "--type", "merge", "-p", `{"spec":{"enable":false}}`)
+	mustKubectl(t, c, "wait", "--for=delete", "hnodes", "--all", "--timeout", "120s")
+	mustKubectl(t, c, "delete", "-k", filepath.Dir(overlay), "--wait", "--timeout", "120s")
+	Eventually(t, wait, func() string {
+		pods, err := c.Kube.CoreV1().Pods(ns).List(ctx(t), metav1.ListOptions{})
+		if err != nil || len(pods.Items) > 0 {
+			return fmt.Sprintf("pods left in %s: %v %v", ns, podNames(podsOf(pods)), err)
+		}
+		return ""
+	})
+	for _, n := range Nodes {
+		if now := c.HostState(t, n); now != before[n] {
+			t.Errorf("%s not as before the install:\nbefore:\n%s\nafter:\n%s", n, before[n], now)
+		}
+	}
+	if _, err := c.Kube.CoreV1().Namespaces().Get(ctx(t), ns, metav1.GetOptions{}); err != nil {
+		t.Errorf("namespace %s: %v (the manifests must never delete it)", ns, err)
+	}
 }
 
 func mustKubectl(t *testing.T, c *Cluster, args ...string) string {
