@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export PATH := $(CURDIR)/bin:/usr/local/go/bin:$(PATH)
 GO ?= go
 
-.PHONY: all build tools generate verify-generated check-deps vet test test-unit test-vm test-vm-cp bench demo demo-vm clean image helm-lint test-deploy cluster-up cluster-down
+.PHONY: all build tools generate verify-generated check-deps vet test test-unit test-vm test-vm-cp bench demo demo-vm clean image helm-lint test-deploy cluster-up cluster-down demo-cluster
 
 all: build
 
@@ -84,6 +84,10 @@ cluster-up: tools
 
 cluster-down:
 	scripts/cluster-down.sh
+
+# The demo as a user sees it: the chart on the kubelet cluster.
+demo-cluster: tools
+	scripts/cluster-demo.sh
 
 clean:
 	rm -rf bin _output/vm _output/vm-demo
