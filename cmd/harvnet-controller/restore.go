@@ -29,6 +29,11 @@ func restoreHosts(ctx context.Context, cfg *rest.Config, timeout time.Duration) 
 	if err != nil {
 		return err
 	}
+	return restore(ctx, cs, timeout, time.Second)
+}
+
+// restore is restoreHosts on a clientset, polling every poll.
+func restore(ctx context.Context, cs versioned.Interface, timeout, poll time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	api := cs.NetworkV1alpha1()
@@ -48,7 +53,7 @@ func restoreHosts(ctx context.Context, cfg *rest.Config, timeout time.Duration) 
 		}
 		slog.Info("restore-hosts: ClusterNetwork disabled", "name", cn.Name)
 	}
-	tick := time.NewTicker(time.Second)
+	tick := time.NewTicker(poll)
 	defer tick.Stop()
 	for {
 		nodes, err := api.Nodes().List(ctx, metav1.ListOptions{})
