@@ -2,6 +2,7 @@ package hostloop
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -82,6 +83,10 @@ type Loop struct {
 	// beat is when the loop last came round, in Unix nanoseconds by
 	// cfg.Clock; 0 until Run starts.
 	beat atomic.Int64
+	// unconverged says why the last pass left the host short of the spec;
+	// "" once one converged. Set before the first pass, so that readiness
+	// means "this node is as its object asks", not "the agent started".
+	unconverged atomic.Pointer[string]
 
 	mu     sync.Mutex
 	input  *desired.Input
@@ -104,7 +109,24 @@ func NewWith(host reconcile.Host, changes Changes, cfg Config) (*Loop, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Loop{cfg: cfg, rec: rec, changes: changes, kick: make(chan struct{}, 1)}, nil
+	l := &Loop{cfg: cfg, rec: rec, changes: changes, kick: make(chan struct{}, 1)}
+	l.setConverged("no pass has run yet: waiting for this node's Node object or for the API server")
+	return l, nil
+}
+
+func (l *Loop) setConverged(why string) { l.unconverged.Store(&why) }
+
+// Converged fails until a pass has left the host as the input asks, and
+// again whenever one does not (an action failed, the state file is corrupt,
+// the host cannot be read). What the spec rules out (invalid input) or the
+// kernel cannot do is as converged as the node can be: it is reported in
+// status, and a restart would not change it. Readiness probes this, so a
+// rolling update stops at the first node whose new agent cannot converge.
+func (l *Loop) Converged() error {
+	if why := *l.unconverged.Load(); why != "" {
+		return errors.New(why)
+	}
+	return nil
 }
 
 // SetInput hands the loop the latest desired input; only the newest counts.
@@ -191,5 +213,27 @@ func (l *Loop) pass(refresh bool) (ok, ran bool) {
 	if l.cfg.OnResult != nil {
 		l.cfg.OnResult(res)
 	}
+	l.setConverged(unconverged(res))
 	return !res.Failed(), true
+}
+
+// unconverged says why a pass did not converge, "" when it did.
+func unconverged(res reconcile.Result) string {
+	switch {
+	case !res.Failed():
+		return ""
+	case res.Checkpoint != nil:
+		return res.Checkpoint.Error()
+	case res.Err != nil:
+		return res.Err.Error()
+	}
+	for _, s := range res.Steps {
+		if s.Err != nil {
+			return fmt.Sprintf("%s: %v", s.Phase, s.Err)
+		}
+		if len(s.Actions) > 0 && s.Skipped == "" {
+			return fmt.Sprintf("%s: still to do: %s", s.Phase, s.Actions[0])
+		}
+	}
+	return "the last pass did not converge"
 }

@@ -408,3 +408,37 @@ func TestHealthyBeforeRun(t *testing.T) {
 		t.Fatalf("a loop not yet running (waiting for the API server) must be healthy: %v", err)
 	}
 }
+
+// Readiness: not converged before the first pass, nor while passes fail
+// (saying why), converged once one succeeds, and with invalid input too
+// (the spec, not the agent, is wrong: status says so, a restart would not
+// help).
+func TestConverged(t *testing.T) {
+	h := newHarness(t, hostloop.Config{})
+	converged := func(want bool, says string) {
+		t.Helper()
+		err := h.loop.Converged()
+		if (err == nil) != want || (err != nil && !strings.Contains(err.Error(), says)) {
+			t.Fatalf("Converged() = %v, want converged %v saying %q", err, want, says)
+		}
+	}
+	converged(false, "no pass has run yet")
+	tick()(h)
+	h.change() // taken once the tick's turn is over: the loop is idle
+	converged(false, "no pass has run yet") // no input, no pass
+
+	failing(true)(h)
+	h.input(1)
+	kicked(pass{gen: 1, refreshed: true, failed: true})(h)
+	converged(false, "no buffer space available")
+
+	failing(false)(h)
+	settled(pass{gen: 1})(h)
+	converged(true, "")
+
+	h.loop.SetInput(desired.Input{Generation: 2, Spec: v1alpha1.NodeSpec{Network: v1alpha1.NetworkSpec{Type: v1alpha1.NetworkTypeVLAN, NIC: "eth9"}}})
+	if p := h.next(); !p.invalid {
+		t.Fatalf("pass %+v, want one with invalid input", p)
+	}
+	converged(true, "")
+}
