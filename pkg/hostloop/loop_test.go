@@ -424,7 +424,7 @@ func TestConverged(t *testing.T) {
 	}
 	converged(false, "no pass has run yet")
 	tick()(h)
-	h.change() // taken once the tick's turn is over: the loop is idle
+	h.change()                              // taken once the tick's turn is over: the loop is idle
 	converged(false, "no pass has run yet") // no input, no pass
 
 	failing(true)(h)
