@@ -84,10 +84,15 @@ if [[ ${1:-} == --cluster ]]; then
   for p in main/bridge ipam/host-local main/loopback meta/portmap; do
     build "$root/tools/containerd" "github.com/containernetworking/plugins/plugins/$p" "cni/${p#*/}" "-s -w"
   done
+  need=()
   for p in runc conntrack; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' && continue
-    apt-get install -y -qq --no-install-recommends "$p" >"$log" 2>&1 || die "apt-get install $p failed"
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || need+=("$p")
   done
+  if ((${#need[@]})); then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >"$log" 2>&1 || die "apt-get update failed"
+    apt-get install -y -qq --no-install-recommends "${need[@]}" >"$log" 2>&1 || die "apt-get install ${need[*]} failed"
+  fi
 fi
 
 command -v etcd >/dev/null || die "etcd not found after install"

@@ -159,10 +159,14 @@ func (c *Cluster) HostState(t *testing.T, node string) string {
 		{"ip", "route", "show", "table", "all"},
 		{"ip", "-6", "route", "show", "table", "all"},
 	} {
-		out, err := c.Node(node, args[0], args[1:]...)
+		// stdout only: ip may print "Peer netns reference is invalid" on
+		// stderr at random while other namespaces come and go.
+		cmd := exec.Command("nsenter", append([]string{"--net=/run/netns/" + c.NS(node)}, args...)...)
+		raw, err := cmd.Output()
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("%s in %s: %v", strings.Join(args, " "), node, err)
 		}
+		out := string(raw)
 		// Pod sandboxes come and go on cni0 (the controller's pods): their
 		// veths are the pod network's, not the agent's.
 		for _, l := range strings.Split(out, "\n") {

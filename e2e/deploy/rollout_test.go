@@ -34,6 +34,19 @@ func rollingUpdate(t *testing.T, c *Cluster) {
 			t.Fatalf("importing %s into %s: %v: %s", archive, n, err, out)
 		}
 	}
+	// Every agent must count as available (Ready for minReadySeconds)
+	// first: the DaemonSet controller replaces unavailable pods regardless
+	// of maxUnavailable, which would not be a node-by-node rollout.
+	Eventually(t, wait, func() string {
+		ds, err := c.Kube.AppsV1().DaemonSets(ns).Get(ctx(t), "harvnet-agent", metav1.GetOptions{})
+		if err != nil {
+			return err.Error()
+		}
+		if st := ds.Status; st.NumberAvailable != st.DesiredNumberScheduled || st.DesiredNumberScheduled != int32(len(Nodes)) {
+			return fmt.Sprintf("agents available %d of %d", st.NumberAvailable, st.DesiredNumberScheduled)
+		}
+		return ""
+	})
 	settled := map[string]string{}
 	for _, n := range Nodes {
 		settled[n] = c.HostState(t, n)
