@@ -24,9 +24,17 @@ repo=${IMAGE_REPO:-ghcr.io/harvnet/harvnet}
 # IMAGE_FROM=head builds the last commit (git archive) instead of the work
 # tree: reproducible while uncommitted edits are in progress.
 context=$root
+# Working containers (buildah from) and the temporary context go on exit,
+# also after a failed step.
+workers=()
+cleanup() {
+  local w
+  for w in "${workers[@]}"; do buildah rm "$w" >/dev/null 2>&1 || true; done
+  [[ $context == "$root" ]] || rm -rf "$context"
+}
+trap cleanup EXIT
 if [[ ${IMAGE_FROM:-} == head ]]; then
   context=$(mktemp -d)
-  trap 'rm -rf "$context"' EXIT
   git -C "$root" archive HEAD | tar -x -C "$context"
   tag=${TAG:-$(git -C "$root" describe --always)}
 else
@@ -74,6 +82,7 @@ if ! have docker.io/library/debian:bookworm-slim ||
     --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*.bin' \
     bookworm "$rootfs/rootfs.tar" "$mirror" >"$rootfs/log" 2>&1 || { tail -n 30 "$rootfs/log" >&2; die "mmdebstrap failed"; }
   c=$(buildah from scratch)
+  workers+=("$c")
   buildah add --quiet "$c" "$rootfs/rootfs.tar" / >/dev/null
   buildah config --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin --cmd bash \
     --annotation "harvnet.slim=$slim" "$c"
@@ -90,6 +99,7 @@ if ! have docker.io/library/golang:1.26-bookworm ||
   [[ $(buildah inspect --type image --format '{{index .ImageAnnotations "harvnet.go"}}' docker.io/library/golang:1.26-bookworm) != "$gover" ]]; then
   echo "image: making golang:1.26-bookworm from debian:bookworm-slim + $gover" >&2
   c=$(buildah from --pull=never docker.io/library/debian:bookworm-slim)
+  workers+=("$c")
   buildah run --network=host "$c" -- sh -c \
     'apt-get update -qq && apt-get install -y -qq --no-install-recommends ca-certificates git >/dev/null && rm -rf /var/lib/apt/lists/*'
   buildah copy --quiet "$c" "$(go env GOROOT)" /usr/local/go >/dev/null
@@ -114,6 +124,7 @@ if [[ ! -s $out/pause-$pause_ver.oci.tar ]]; then
   tmp=$(mktemp -d)
   gcc -Os -static -DVERSION="v$pause_ver" -o "$tmp/pause" "$src" && strip "$tmp/pause" || die "building pause failed"
   c=$(buildah from scratch)
+  workers+=("$c")
   buildah copy --quiet "$c" "$tmp/pause" /pause >/dev/null
   buildah config --entrypoint '["/pause"]' --user 65535:65535 "$c"
   buildah commit --quiet --rm "$c" registry.k8s.io/pause:$pause_ver >/dev/null
