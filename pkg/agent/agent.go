@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"time"
 
 	"github.com/rancher/lasso/pkg/cache"
 	"github.com/rancher/lasso/pkg/client"
@@ -21,6 +22,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/record"
 
+	"github.com/harvnet/harvnet/internal/clock"
 	cniv1 "github.com/harvnet/harvnet/pkg/apis/k8s.cni.cncf.io/v1"
 	"github.com/harvnet/harvnet/pkg/apis/network.harvesterhci.io/v1alpha1"
 	netctl "github.com/harvnet/harvnet/pkg/generated/controllers/network.harvesterhci.io"
@@ -43,6 +45,7 @@ type Agent struct {
 	api      nodeAPI
 	kube     kubernetes.Interface
 	in       *inputs
+	nads     *nadSource
 }
 
 // Healthy fails when the host reconcile loop is stuck; see hostloop.Loop.
@@ -62,7 +65,11 @@ func New(ctx context.Context, restCfg *rest.Config, host *hostnet.Host, cfg Conf
 		return nil, err
 	}
 	nodes := netctl.NewFactoryFromConfigWithOptionsOrDie(restCfg, &netctl.FactoryOptions{SharedControllerFactory: scf}).Network().V1alpha1().Node()
-	nads := nadController(scf)
+	nadFactory, err := controller.NewSharedControllerFactoryFromConfig(restCfg, schemes.All)
+	if err != nil {
+		return nil, err
+	}
+	nads := nadController(nadFactory)
 	recorder := eventRecorder(ctx, kube, cfg.NodeName)
 
 	api := nodeClient{name: cfg.NodeName, nodes: nodes}
@@ -87,12 +94,31 @@ func New(ctx context.Context, restCfg *rest.Config, host *hostnet.Host, cfg Conf
 		}
 		return nad, err
 	})
+	a.nads = &nadSource{
+		served: nadsServed(kube.Discovery()),
+		// The handler above runs for each NAD; with none in the cluster
+		// it never runs, so the synced (empty) list is handed over here.
+		start: func(ctx context.Context) error {
+			if err := nadFactory.Start(ctx, 1); err != nil {
+				return err
+			}
+			v, err := vl.compute()
+			if err == nil {
+				in.vlans(v)
+			}
+			return err
+		},
+		in:       in,
+		interval: 10 * time.Second,
+		clock:    clock.Or(cfg.Loop.Clock),
+	}
 	return a, nil
 }
 
 // Run waits for the caches, then reconciles until ctx ends.
 func (a *Agent) Run(ctx context.Context) error {
 	go a.writer.run(ctx)
+	go a.nads.run(ctx)
 	if err := a.scf.Start(ctx, 1); err != nil {
 		return err
 	}

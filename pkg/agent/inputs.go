@@ -8,13 +8,23 @@ import (
 )
 
 // inputs joins the two sources of the desired input, the Node object and
-// the NADs, and hands the loop a complete input whenever either changes.
+// the NADs, and hands the loop a complete input whenever either changes,
+// once both have answered: an agent that has not seen its object must not
+// tear down a working node, and one that has not read the NADs yet must
+// not strip the uplink's VLANs for a moment after a restart.
 type inputs struct {
 	set func(desired.Input)
 
-	mu      sync.Mutex
-	haveObj bool
-	in      desired.Input
+	mu       sync.Mutex
+	haveObj  bool
+	haveNADs bool // the NADs were listed, or are known not to be served
+	in       desired.Input
+}
+
+func (i *inputs) hand() {
+	if i.haveObj && i.haveNADs {
+		i.set(i.in)
+	}
 }
 
 func (i *inputs) node(n *v1alpha1.Node, deleted bool) {
@@ -26,7 +36,7 @@ func (i *inputs) node(n *v1alpha1.Node, deleted bool) {
 		i.in.Spec = n.Spec
 		i.in.Generation = n.Generation
 	}
-	i.set(i.in)
+	i.hand()
 }
 
 // absent says the synced cache holds no object for this node: it was
@@ -41,16 +51,24 @@ func (i *inputs) absent() {
 	}
 	i.haveObj = true
 	i.in.Deleted = true
-	i.set(i.in)
+	i.hand()
 }
 
 func (i *inputs) vlans(v []int) {
 	i.mu.Lock()
 	defer i.mu.Unlock()
-	i.in.VLANs = v
-	// Without the Node object nothing is applied: an agent that has not
-	// seen its object yet must not tear down a working node.
-	if i.haveObj {
-		i.set(i.in)
+	i.in.VLANs, i.in.NoNADs, i.haveNADs = v, "", true
+	i.hand()
+}
+
+// noNADs says the cluster serves no NADs: the node runs without NAD VLANs,
+// and status says why.
+func (i *inputs) noNADs(why string) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if i.haveNADs && i.in.NoNADs == why {
+		return
 	}
+	i.in.VLANs, i.in.NoNADs, i.haveNADs = nil, why, true
+	i.hand()
 }

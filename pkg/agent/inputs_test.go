@@ -28,6 +28,9 @@ func in(i desired.Input) string {
 	if i.Deleted {
 		s += " deleted"
 	}
+	if i.NoNADs != "" {
+		s += " nonads"
+	}
 	return s
 }
 
@@ -44,6 +47,9 @@ func gone() jstep {
 }
 
 func nads(vids ...int) jstep { return func(f *joinFixture) { f.in.vlans(vids) } }
+
+// noNADs is the cluster found to serve no NAD type.
+func noNADs() jstep { return func(f *joinFixture) { f.in.noNADs(noNADsWhy) } }
 
 // absentAtStart is the synced cache holding no object, with the core Node
 // as core says.
@@ -65,7 +71,10 @@ func TestInputJoin(t *testing.T) {
 	vlan := v1alpha1.NetworkTypeVLAN
 	ours := finalizers(v1alpha1.AgentFinalizer)
 	for _, c := range []struct {
-		name        string
+		name string
+		// nadsPending starts before the NADs were listed (an agent just
+		// started); the other cases start with them listed, none there.
+		nadsPending bool
 		steps       []jstep
 		want        []string // inputs handed to the loop, in order
 		wantUpdates []string // calls that wrote the object
@@ -125,6 +134,21 @@ func TestInputJoin(t *testing.T) {
 			steps: []jstep{seen(spec(1, vlan, "eth1", ours)), absentAtStart(fakeCore{exists: true})},
 			want:  []string{`gen=1 type="vlan" nic="eth1" vlans=[]`},
 		},
+		{name: "after a start nothing is handed over until the NADs are listed: the uplink keeps its VLANs",
+			nadsPending: true,
+			steps:       []jstep{seen(spec(1, vlan, "eth1", ours)), seen(spec(2, vlan, "eth1", ours)), nads(10)},
+			want:        []string{`gen=2 type="vlan" nic="eth1" vlans=[10]`},
+		},
+		{name: "no NAD type served: the node runs without NAD VLANs, saying why, and picks them up when it appears",
+			nadsPending: true,
+			steps:       []jstep{seen(spec(1, vlan, "eth1", ours)), noNADs(), noNADs(), nads(20)},
+			want:        []string{`gen=1 type="vlan" nic="eth1" vlans=[] nonads`, `gen=1 type="vlan" nic="eth1" vlans=[20]`},
+		},
+		{name: "absent object with NADs not yet known: the teardown waits for them too",
+			nadsPending: true,
+			steps:       []jstep{absentAtStart(fakeCore{exists: true}), noNADs()},
+			want:        []string{`gen=0 type="" nic="" vlans=[] deleted nonads`},
+		},
 		{name: "an object made after the teardown for its absence is applied",
 			steps: []jstep{absentAtStart(fakeCore{exists: true}), seen(spec(1, vlan, "eth1", ours))},
 			want:  []string{`gen=0 type="" nic="" vlans=[] deleted`, `gen=1 type="vlan" nic="eth1" vlans=[]`},
@@ -132,7 +156,7 @@ func TestInputJoin(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			f := &joinFixture{api: &fakeAPI{}, core: &fakeCore{}}
-			f.in = &inputs{set: func(i desired.Input) { f.got = append(f.got, in(i)) }}
+			f.in = &inputs{set: func(i desired.Input) { f.got = append(f.got, in(i)) }, haveNADs: !c.nadsPending}
 			for _, s := range c.steps {
 				s(f)
 			}

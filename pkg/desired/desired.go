@@ -29,6 +29,10 @@ type Input struct {
 	Deleted bool
 	// VLANs are the VLAN IDs the bridge NADs ask for, in any order.
 	VLANs []int
+	// NoNADs says why no NAD could be read (the cluster serves no
+	// NetworkAttachmentDefinition type): VLANs is then empty, and status
+	// says why rather than "none wanted".
+	NoNADs string
 	// Generation is the Node object's generation, echoed into status.
 	Generation int64
 }

@@ -129,6 +129,9 @@ func readyMessage(res reconcile.Result, s reconcile.StepResult) string {
 		}
 		return res.Desired.Bridge + " is up with vlan_filtering on"
 	case plan.PhaseVLANs:
+		if len(res.Desired.VLANs) == 0 && res.Input.NoNADs != "" {
+			return "no VLAN IDs are applied: " + res.Input.NoNADs
+		}
 		if len(res.Desired.VLANs) == 0 {
 			return "no VLAN IDs are wanted: no bridge NetworkAttachmentDefinition names " + res.Desired.Bridge
 		}
