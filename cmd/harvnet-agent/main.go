@@ -30,8 +30,8 @@ func run(args []string) error {
 	bridge := fs.String("bridge-name", desired.DefaultBridge, "the VLAN bridge to manage")
 	uplinkTypes := fs.String("uplink-types", strings.Join(desired.DefaultUplinkTypes, ","), "link types offered as NICs (device is a physical NIC)")
 	stateDir := fs.String("state-dir", "/var/lib/harvnet", "where the agent keeps what it moved off the uplink")
-	metricsAddr := fs.String("metrics-addr", ":9101", "address for /metrics; empty or 0 turns it off")
-	healthAddr := fs.String("health-addr", ":9102", "address for /healthz; empty or 0 turns it off")
+	metricsAddr := fs.String("metrics-addr", "127.0.0.1:9101", "address for /metrics; empty or 0 turns it off (VMs on the bridge can reach every host address)")
+	healthAddr := fs.String("health-addr", "127.0.0.1:9102", "address for /healthz and /readyz (the kubelet probes 127.0.0.1 on the host network); empty or 0 turns it off")
 	sysctlDir := fs.String("sysctl-dir", hostnet.DefaultSysctlDir, "directory whose net/ is the host's /proc/sys/net (a pod mounts it outside /proc, which runtimes keep read-only)")
 	resync := fs.Duration("resync", 5*time.Second, "how often sysctl, iptables and ebtables are re-checked (they have no events)")
 	if err := fs.Parse(args); err != nil {
@@ -74,7 +74,7 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := cmdutil.Endpoints(ctx, *healthAddr, *metricsAddr, a.Healthy); err != nil {
+	if err := cmdutil.Endpoints(ctx, *healthAddr, *metricsAddr, cmdutil.Probes{Healthy: a.Healthy, Ready: a.Ready}); err != nil {
 		return err
 	}
 	slog.Info("harvnet-agent starting", "node", *nodeName, "bridge", opts.BridgeName, "uplinkTypes", opts.UplinkTypes)

@@ -68,7 +68,7 @@ func run(args []string) error {
 		}
 		return nil
 	}
-	if err := cmdutil.Endpoints(ctx, *healthAddr, "", health); err != nil {
+	if err := cmdutil.Endpoints(ctx, *healthAddr, "", cmdutil.Probes{Healthy: health, Ready: health}); err != nil {
 		return err
 	}
 	slog.Info("harvnet-controller starting; waiting for leadership", "namespace", *namespace)

@@ -51,6 +51,10 @@ type Agent struct {
 // Healthy fails when the host reconcile loop is stuck; see hostloop.Loop.
 func (a *Agent) Healthy() error { return a.loop.Healthy() }
 
+// Ready fails until this node's host network is as its object asks, and
+// whenever a pass leaves it short; see hostloop.Loop.Converged.
+func (a *Agent) Ready() error { return a.loop.Converged() }
+
 // New wires an agent to the API server and the host; Run starts it.
 func New(ctx context.Context, restCfg *rest.Config, host *hostnet.Host, cfg Config) (*Agent, error) {
 	if cfg.NodeName == "" {

@@ -64,18 +64,19 @@ func Serve(ctx context.Context, addr string, h http.Handler) error {
 	return nil
 }
 
-// Endpoints starts /healthz on healthAddr and /metrics on metricsAddr,
-// each only when enabled. healthy is asked on every probe.
-func Endpoints(ctx context.Context, healthAddr, metricsAddr string, healthy func() error) error {
+// Probes answer the kubelet: Healthy for liveness (a restart would help),
+// Ready for readiness (this pod does its job now).
+type Probes struct {
+	Healthy, Ready func() error
+}
+
+// Endpoints starts /healthz and /readyz on healthAddr and /metrics on
+// metricsAddr, each only when enabled. The probes are asked on every call.
+func Endpoints(ctx context.Context, healthAddr, metricsAddr string, p Probes) error {
 	if Enabled(healthAddr) {
 		mux := http.NewServeMux()
-		mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
-			if err := healthy(); err != nil {
-				http.Error(w, err.Error(), http.StatusServiceUnavailable)
-				return
-			}
-			_, _ = w.Write([]byte("ok\n"))
-		})
+		mux.HandleFunc("/healthz", probe(p.Healthy))
+		mux.HandleFunc("/readyz", probe(p.Ready))
 		if err := Serve(ctx, healthAddr, mux); err != nil {
 			return err
 		}
@@ -88,4 +89,14 @@ func Endpoints(ctx context.Context, healthAddr, metricsAddr string, healthy func
 		}
 	}
 	return nil
+}
+
+func probe(check func() error) http.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) {
+		if err := check(); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ok\n"))
+	}
 }
