@@ -319,6 +319,8 @@ patches:
       - {op: test, path: /spec/template/spec/containers/0/command/4, value: "--uplink-types=device,bond"}
       - {op: replace, path: /spec/template/spec/containers/0/command/4, value: "--uplink-types=device,bond,veth"}
 `, rel, imageTag))
+	start := time.Now()
+	lap := func(what string) { t.Logf("%-44s at %5.1fs", what, time.Since(start).Seconds()) }
 	mustKubectl(t, c, "apply", "-k", filepath.Dir(overlay))
 	mustKubectl(t, c, "wait", "--for", "condition=Established", "crd", "--all", "--timeout", "60s")
 	Eventually(t, wait, func() string {
@@ -334,19 +336,28 @@ patches:
 		_, err := c.Net.NetworkV1alpha1().ClusterNetworks().Get(ctx(t), v1alpha1.ClusterNetworkVLAN, metav1.GetOptions{})
 		return errString(err)
 	})
+	lap("applied, pods Ready")
+	if l, err := c.Kube.CoordinationV1().Leases(ns).Get(ctx(t), "harvnet-controller", metav1.GetOptions{}); err == nil {
+		t.Logf("Lease before enabling: holder %v, renewed %v", ptrString(l.Spec.HolderIdentity), l.Spec.RenewTime)
+	}
 	mustKubectl(t, c, "patch", "clusternetwork", "vlan", "--type", "merge", "-p", `{"spec":{"enable":true,"defaultPhysicalNIC":"eth1"}}`)
 	Eventually(t, wait, func() string {
 		_, err := c.Net.NetworkV1alpha1().Nodes().Get(ctx(t), "n2", metav1.GetOptions{})
 		return errString(err)
 	})
+	lap("hnode n2 created by the controller")
 	mustKubectl(t, c, "patch", "hnode", "n2", "--type", "merge", "-p", `{"spec":{"network":{"type":"vlan","nic":"eth0"}}}`)
 	for n, uplink := range map[string]string{"n1": "eth1", "n2": "eth0"} {
 		Eventually(t, wait, func() string { return enslaved(t, c, n, uplink) })
+		lap(n + " " + uplink + " enslaved")
 	}
+	lap("uplinks enslaved")
 	// The README's uninstall: network off, wait, then delete.
 	mustKubectl(t, c, "patch", "clusternetwork", "vlan", "--type", "merge", "-p", `{"spec":{"enable":false}}`)
 	mustKubectl(t, c, "wait", "--for=delete", "hnodes", "--all", "--timeout", "120s")
+	lap("network off, hnodes gone")
 	mustKubectl(t, c, "delete", "-k", filepath.Dir(overlay), "--wait", "--timeout", "120s")
+	lap("deleted")
 	Eventually(t, wait, func() string {
 		pods, err := c.Kube.CoreV1().Pods(ns).List(ctx(t), metav1.ListOptions{})
 		if err != nil || len(pods.Items) > 0 {
@@ -615,3 +626,10 @@ metadata: {name: vms, namespace: default}
 spec:
   config: '{"cniVersion":"0.3.1","type":"bridge","bridge":"harvester-br0","vlan":100}'
 `
+
+func ptrString(p *string) string {
+	if p == nil {
+		return "<none>"
+	}
+	return *p
+}
