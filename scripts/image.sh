@@ -114,7 +114,7 @@ buildah build --quiet --pull=never --network=host --layers \
   -f "$context/Dockerfile" -t "$repo:$tag" "$context" >/dev/null || die "buildah build failed"
 rm -f "$out/harvnet-$tag.oci.tar"
 buildah push --quiet "$repo:$tag" "oci-archive:$out/harvnet-$tag.oci.tar:$repo:$tag" >/dev/null
-size=$(buildah images --format '{{.Size}}' "$repo:$tag" 2>/dev/null | head -n 1)
+size=$(buildah images --format '{{.Size}}' "$repo:$tag" 2>/dev/null | sed -n 1p)
 echo "image: $out/harvnet-$tag.oci.tar ($size unpacked, $(du -h "$out/harvnet-$tag.oci.tar" | cut -f1) archive) in $((SECONDS - start))s" >&2
 
 # pause: for the kubelet tier's sandboxes (scripts/cluster-up.sh).
