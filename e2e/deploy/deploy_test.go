@@ -248,8 +248,18 @@ func TestDeploy(t *testing.T) {
 		for _, n := range Nodes {
 			settled[n] = c.HostState(t, n)
 		}
-		agent := agentPods(t, c)["n1"]
-		leader := leaderPod(t, c)
+		// The update just replaced the controllers: wait for a leader among
+		// the new ones (a released Lease has no holder for a moment).
+		var agent corev1.Pod
+		var leader string
+		Eventually(t, wait, func() string {
+			var ok bool
+			if agent, ok = agentPods(t, c)["n1"]; !ok {
+				return "no Ready agent on n1"
+			}
+			leader = leaderPod(t, c)
+			return leaderAmong(t, c, controllerPods(t, c))
+		})
 		for _, p := range []string{agent.Name, leader} {
 			mustKubectl(t, c, "delete", "pod", "-n", ns, p, "--wait=false")
 		}
