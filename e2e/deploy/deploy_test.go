@@ -294,21 +294,7 @@ func TestDeploy(t *testing.T) {
 		if err != nil || len(hn.Items) != 0 {
 			t.Errorf("hnodes left after uninstall (the hook waits for them): %v %v", hn, err)
 		}
-		Eventually(t, wait, func() string {
-			pods, err := c.Kube.CoreV1().Pods(ns).List(ctx(t), metav1.ListOptions{})
-			if err != nil || len(pods.Items) > 0 {
-				return fmt.Sprintf("pods left in %s: %v %v", ns, podNames(podsOf(pods)), err)
-			}
-			return ""
-		})
-		for _, n := range Nodes {
-			if now := c.HostState(t, n); now != before[n] {
-				t.Errorf("%s not as before the install:\nbefore:\n%s\nafter:\n%s", n, before[n], now)
-			}
-		}
-		if _, err := c.Kube.CoreV1().Namespaces().Get(ctx(t), ns, metav1.GetOptions{}); err != nil {
-			t.Errorf("namespace %s: %v (the chart must never delete it)", ns, err)
-		}
+		uninstalled(t, c, before, "the chart")
 	})
 
 	step(t, "8 kustomize path: apply -k, enable, network off, delete -k", func(t *testing.T) {
@@ -378,6 +364,14 @@ patches:
 	lap("network off, hnodes gone")
 	mustKubectl(t, c, "delete", "-k", filepath.Dir(overlay), "--wait", "--timeout", "120s")
 	lap("deleted")
+	uninstalled(t, c, before, "the manifests")
+}
+
+// uninstalled checks what an uninstall by what leaves: no pod of harvnet's,
+// every host exactly as before the install, and the namespace it was
+// given still there.
+func uninstalled(t *testing.T, c *Cluster, before map[string]string, what string) {
+	t.Helper()
 	Eventually(t, wait, func() string {
 		pods, err := c.Kube.CoreV1().Pods(ns).List(ctx(t), metav1.ListOptions{})
 		if err != nil || len(pods.Items) > 0 {
@@ -391,7 +385,7 @@ patches:
 		}
 	}
 	if _, err := c.Kube.CoreV1().Namespaces().Get(ctx(t), ns, metav1.GetOptions{}); err != nil {
-		t.Errorf("namespace %s: %v (the manifests must never delete it)", ns, err)
+		t.Errorf("namespace %s: %v (%s must never delete it)", ns, err, what)
 	}
 }
 
