@@ -24,6 +24,8 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &networkharvesterhciiov1alpha1.ClusterNetworkApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("ClusterNetworkSpec"):
 		return &networkharvesterhciiov1alpha1.ClusterNetworkSpecApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("Diagnostic"):
+		return &networkharvesterhciiov1alpha1.DiagnosticApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("LinkStatus"):
 		return &networkharvesterhciiov1alpha1.LinkStatusApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("NetworkSpec"):

@@ -44,4 +44,12 @@ type ClusterNetworkSpec struct {
 	// +kubebuilder:validation:Pattern=`^[^/:\s]*$`
 	// +kubebuilder:validation:XValidation:rule=`size(bytes(self)) <= 15 && !self.matches('[/:\\s\\v]') && self != '.' && self != '..'`,message=`must be a Linux interface name: 1 to 15 bytes, not "." or "..", without '/', ':' or whitespace`
 	DefaultPhysicalNIC string `json:"defaultPhysicalNIC,omitempty"`
+	// NADNamespaces lists the namespaces whose NetworkAttachmentDefinitions
+	// may put VLANs on the nodes' uplinks; empty means every namespace.
+	// NADs elsewhere are ignored and reported.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=256
+	// +kubebuilder:validation:items:MaxLength=63
+	NADNamespaces []string `json:"nadNamespaces,omitempty"`
 }

@@ -32,6 +32,7 @@ import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 // +kubebuilder:printcolumn:name="READY",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="AGE",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:printcolumn:name="BRIDGE",type=string,JSONPath=`.status.bridge`,priority=1
+// +kubebuilder:printcolumn:name="DIAGNOSTICS",type=integer,JSONPath=`.status.diagnosticCount`,priority=1
 // +kubebuilder:printcolumn:name="MESSAGE",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].message`,priority=1
 type Node struct {
 	metav1.TypeMeta   `json:",inline"`
@@ -105,6 +106,41 @@ type NodeStatus struct {
 	// +listType=map
 	// +listMapKey=type
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	// Diagnostics are the host network pitfalls the agent's doctor sees on
+	// this node (read-only: harvnet reports them and changes nothing for
+	// them), each with the command that fixes it.
+	// +optional
+	// +listType=map
+	// +listMapKey=check
+	// +listMapKey=subject
+	// +kubebuilder:validation:MaxItems=64
+	Diagnostics []Diagnostic `json:"diagnostics,omitempty"`
+	// DiagnosticCount is len(diagnostics), for `kubectl get -o wide`.
+	// +optional
+	DiagnosticCount int `json:"diagnosticCount,omitempty"`
+}
+
+// DiagnosticSeverity says how badly a pitfall hurts.
+// +kubebuilder:validation:Enum=Warning;Error
+type DiagnosticSeverity string
+
+const (
+	SeverityWarning DiagnosticSeverity = "Warning"
+	SeverityError   DiagnosticSeverity = "Error"
+)
+
+// Diagnostic is one host network pitfall found by the doctor.
+type Diagnostic struct {
+	// Check names the rule, e.g. "BridgeNFCallIPTables" or "StrictRPFilter".
+	Check string `json:"check"`
+	// Subject is what it is about (an interface, a table, a NAD); "" for the host.
+	// +optional
+	Subject  string             `json:"subject"`
+	Severity DiagnosticSeverity `json:"severity"`
+	Message  string             `json:"message"`
+	// Fix is the exact command that fixes it on the node.
+	// +optional
+	Fix string `json:"fix,omitempty"`
 }
 
 // LinkState is a link's usable state, from the kernel's operational state

@@ -13,6 +13,10 @@ package v1alpha1
 type ClusterNetworkSpecApplyConfiguration struct {
 	Enable             *bool   `json:"enable,omitempty"`
 	DefaultPhysicalNIC *string `json:"defaultPhysicalNIC,omitempty"`
+	// NADNamespaces lists the namespaces whose NetworkAttachmentDefinitions
+	// may put VLANs on the nodes' uplinks; empty means every namespace.
+	// NADs elsewhere are ignored and reported.
+	NADNamespaces []string `json:"nadNamespaces,omitempty"`
 }
 
 // ClusterNetworkSpecApplyConfiguration constructs a declarative configuration of the ClusterNetworkSpec type for use with
@@ -34,5 +38,15 @@ func (b *ClusterNetworkSpecApplyConfiguration) WithEnable(value bool) *ClusterNe
 // If called multiple times, the DefaultPhysicalNIC field is set to the value of the last call.
 func (b *ClusterNetworkSpecApplyConfiguration) WithDefaultPhysicalNIC(value string) *ClusterNetworkSpecApplyConfiguration {
 	b.DefaultPhysicalNIC = &value
+	return b
+}
+
+// WithNADNamespaces adds the given value to the NADNamespaces field in the declarative configuration
+// and returns the receiver, so that objects can be build by chaining "With" function invocations.
+// If called multiple times, values provided by each call will be appended to the NADNamespaces field.
+func (b *ClusterNetworkSpecApplyConfiguration) WithNADNamespaces(values ...string) *ClusterNetworkSpecApplyConfiguration {
+	for i := range values {
+		b.NADNamespaces = append(b.NADNamespaces, values[i])
+	}
 	return b
 }

@@ -28,6 +28,12 @@ type NodeStatusApplyConfiguration struct {
 	// NetworkIDs are the VLAN IDs allowed on the uplink now, sorted.
 	NetworkIDs []int                            `json:"networkIDs,omitempty"`
 	Conditions []v1.ConditionApplyConfiguration `json:"conditions,omitempty"`
+	// Diagnostics are the host network pitfalls the agent's doctor sees on
+	// this node (read-only: harvnet reports them and changes nothing for
+	// them), each with the command that fixes it.
+	Diagnostics []DiagnosticApplyConfiguration `json:"diagnostics,omitempty"`
+	// DiagnosticCount is len(diagnostics), for `kubectl get -o wide`.
+	DiagnosticCount *int `json:"diagnosticCount,omitempty"`
 }
 
 // NodeStatusApplyConfiguration constructs a declarative configuration of the NodeStatus type for use with
@@ -107,5 +113,26 @@ func (b *NodeStatusApplyConfiguration) WithConditions(values ...*v1.ConditionApp
 		}
 		b.Conditions = append(b.Conditions, *values[i])
 	}
+	return b
+}
+
+// WithDiagnostics adds the given value to the Diagnostics field in the declarative configuration
+// and returns the receiver, so that objects can be build by chaining "With" function invocations.
+// If called multiple times, values provided by each call will be appended to the Diagnostics field.
+func (b *NodeStatusApplyConfiguration) WithDiagnostics(values ...*DiagnosticApplyConfiguration) *NodeStatusApplyConfiguration {
+	for i := range values {
+		if values[i] == nil {
+			panic("nil value passed to WithDiagnostics")
+		}
+		b.Diagnostics = append(b.Diagnostics, *values[i])
+	}
+	return b
+}
+
+// WithDiagnosticCount sets the DiagnosticCount field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the DiagnosticCount field is set to the value of the last call.
+func (b *NodeStatusApplyConfiguration) WithDiagnosticCount(value int) *NodeStatusApplyConfiguration {
+	b.DiagnosticCount = &value
 	return b
 }
