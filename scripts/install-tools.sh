@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the integration tests and the demo need. Idempotent and quiet
 # on success; safe to run from CI on every run.
-#   apt:  etcd-server iptables ebtables iproute2 iputils-ping openssl curl
+#   apt:  etcd-server iptables ebtables nftables iproute2 iputils-ping openssl curl
 #   Go:   bin/kube-apiserver and bin/kubectl from tools/apiserver (k8s v1.37.2)
 #         bin/helm from tools/helm
 #   --cluster adds the kubelet tier (make test-deploy): bin/kubelet, kube-proxy,
@@ -19,7 +19,7 @@ trap 'rm -f "$log"' EXIT
 die() { echo "install-tools: $*" >&2; [[ -s $log ]] && tail -n 30 "$log" >&2; exit 1; }
 
 missing=()
-for p in etcd-server iptables ebtables iproute2 iputils-ping openssl curl; do
+for p in etcd-server iptables ebtables nftables iproute2 iputils-ping openssl curl; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
 done
 if ((${#missing[@]})); then
