@@ -23,6 +23,8 @@ type State struct {
 	DHCPRules []DHCPRule
 	// DHCPBackend is the ebtables command in use, "" when none works.
 	DHCPBackend string
+	// Doctor is what the host network doctor reads, nil until read.
+	Doctor *Doctor
 }
 
 // Link is one network interface.
