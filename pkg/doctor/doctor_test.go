@@ -31,7 +31,7 @@ func node() *hoststate.State {
 		Doctor: &hoststate.Doctor{
 			Sysctls: map[string]string{
 				hoststate.SysctlIPForward:     "1",
-				hoststate.SysctlIPv6Forward:   "0",
+				hoststate.SysctlIPv6Forward:   "1",
 				"net.ipv4.conf.all.rp_filter": "0", "net.ipv4.conf.eth0.rp_filter": "0", "net.ipv4.conf." + br + ".rp_filter": "0",
 			},
 			Rules: []hoststate.Rule{
