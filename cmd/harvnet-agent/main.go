@@ -14,6 +14,7 @@ import (
 	"github.com/harvnet/harvnet/pkg/desired"
 	"github.com/harvnet/harvnet/pkg/hostloop"
 	"github.com/harvnet/harvnet/pkg/hostnet"
+	"github.com/harvnet/harvnet/pkg/metrics"
 )
 
 func main() {
@@ -67,14 +68,15 @@ func run(args []string) error {
 
 	ctx, cancel := cmdutil.SignalContext()
 	defer cancel()
+	reg := metrics.NewRegistry()
 	a, err := agent.New(ctx, restCfg, host, agent.Config{
 		NodeName: *nodeName,
-		Loop:     hostloop.Config{Options: opts, StateDir: *stateDir, Resync: *resync},
+		Loop:     hostloop.Config{Options: opts, StateDir: *stateDir, Resync: *resync, Metrics: metrics.NewAgent(reg)},
 	})
 	if err != nil {
 		return err
 	}
-	if err := cmdutil.Endpoints(ctx, *healthAddr, *metricsAddr, cmdutil.Probes{Healthy: a.Healthy, Ready: a.Ready}); err != nil {
+	if err := cmdutil.Endpoints(ctx, *healthAddr, *metricsAddr, cmdutil.Probes{Healthy: a.Healthy, Ready: a.Ready, Metrics: reg}); err != nil {
 		return err
 	}
 	slog.Info("harvnet-agent starting", "node", *nodeName, "bridge", opts.BridgeName, "uplinkTypes", opts.UplinkTypes)

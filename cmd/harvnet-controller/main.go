@@ -19,6 +19,7 @@ import (
 	"github.com/harvnet/harvnet/pkg/cmdutil"
 	"github.com/harvnet/harvnet/pkg/controller"
 	netctl "github.com/harvnet/harvnet/pkg/generated/controllers/network.harvesterhci.io"
+	"github.com/harvnet/harvnet/pkg/metrics"
 )
 
 func main() {
@@ -33,6 +34,7 @@ func run(args []string) error {
 	kubeconfig := fs.String("kubeconfig", "", "kubeconfig file; empty for the in-cluster config")
 	namespace := fs.String("namespace", "harvester-system", "namespace of the leader-election Lease")
 	healthAddr := fs.String("health-addr", ":9103", "address for /healthz; empty or 0 turns it off")
+	metricsAddr := fs.String("metrics-addr", ":9104", "address for /metrics; empty or 0 turns it off")
 	restore := fs.Bool("restore-hosts", false, "switch every ClusterNetwork off, wait until every node's agent restored its host, and exit (the chart's pre-delete hook)")
 	restoreTimeout := fs.Duration("restore-timeout", 2*time.Minute, "how long --restore-hosts waits")
 	if err := fs.Parse(args); err != nil {
@@ -68,7 +70,9 @@ func run(args []string) error {
 		}
 		return nil
 	}
-	if err := cmdutil.Endpoints(ctx, *healthAddr, "", cmdutil.Probes{Healthy: health, Ready: health}); err != nil {
+	reg := metrics.NewRegistry()
+	met := metrics.NewController(reg)
+	if err := cmdutil.Endpoints(ctx, *healthAddr, *metricsAddr, cmdutil.Probes{Healthy: health, Ready: health, Metrics: reg}); err != nil {
 		return err
 	}
 	slog.Info("harvnet-controller starting; waiting for leadership", "namespace", *namespace)
@@ -77,7 +81,7 @@ func run(args []string) error {
 		coreF := core.NewFactoryFromConfigOrDie(restCfg)
 		netF := netctl.NewFactoryFromConfigOrDie(restCfg)
 		v := netF.Network().V1alpha1()
-		if err := controller.Register(ctx, coreF.Core().V1().Node(), v.Node(), v.ClusterNetwork()); err != nil {
+		if err := controller.Register(ctx, coreF.Core().V1().Node(), v.Node(), v.ClusterNetwork(), met); err != nil {
 			slog.Error("registering controllers", "err", err)
 			cancel()
 			return
@@ -93,6 +97,7 @@ func run(args []string) error {
 			return
 		}
 		state.Store("leading") // Start returns once the caches synced
+		met.Leader.Set(1)
 		slog.Info("harvnet-controller is the leader")
 	})
 	<-ctx.Done()

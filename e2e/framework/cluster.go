@@ -27,6 +27,9 @@ type Cluster struct {
 	Clients
 	// AgentArgs are extra flags for every agent.
 	AgentArgs []string
+	// ControllerMetrics is the controller's /metrics address on the host:
+	// a free port, as several e2e runs may share the host.
+	ControllerMetrics string
 }
 
 // RunningNode is a node namespace with its relay and agent.
@@ -153,8 +156,11 @@ func (c *Cluster) StartController() error {
 	if err != nil {
 		return err
 	}
+	if c.ControllerMetrics, err = freeAddr(); err != nil {
+		return err
+	}
 	c.Controller, err = StartProcess("controller", filepath.Join(c.Dir, "controller.log"), true,
-		filepath.Join(c.Bin, "harvnet-controller"), "--kubeconfig", kubeconfig, "--health-addr", "0")
+		filepath.Join(c.Bin, "harvnet-controller"), "--kubeconfig", kubeconfig, "--health-addr", "0", "--metrics-addr", c.ControllerMetrics)
 	return err
 }
 

@@ -28,6 +28,7 @@ import (
 	netctl "github.com/harvnet/harvnet/pkg/generated/controllers/network.harvesterhci.io"
 	"github.com/harvnet/harvnet/pkg/hostloop"
 	"github.com/harvnet/harvnet/pkg/hostnet"
+	"github.com/harvnet/harvnet/pkg/metrics"
 )
 
 // Config is what the daemon's flags set.
@@ -80,6 +81,8 @@ func New(ctx context.Context, restCfg *rest.Config, host *hostnet.Host, cfg Conf
 	a := &Agent{nodeName: cfg.NodeName, scf: scf, api: api, kube: kube}
 	a.writer = newWriter(cfg.NodeName, cfg.Loop.Options, api, recorder, cfg.Loop.Clock)
 	loopCfg := cfg.Loop
+	loopCfg.Metrics = metrics.OrAgent(loopCfg.Metrics) // one set for the loop and the writer
+	a.writer.met = loopCfg.Metrics
 	loopCfg.OnResult = a.writer.push
 	if a.loop, err = hostloop.New(host, loopCfg); err != nil {
 		return nil, err

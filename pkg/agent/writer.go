@@ -17,6 +17,7 @@ import (
 	"github.com/harvnet/harvnet/internal/clock"
 	"github.com/harvnet/harvnet/pkg/apis/network.harvesterhci.io/v1alpha1"
 	"github.com/harvnet/harvnet/pkg/desired"
+	"github.com/harvnet/harvnet/pkg/metrics"
 	"github.com/harvnet/harvnet/pkg/reconcile"
 	"github.com/harvnet/harvnet/pkg/status"
 )
@@ -31,6 +32,7 @@ type writer struct {
 	api      nodeAPI
 	recorder record.EventRecorder
 	clk      clock.Clock
+	met      *metrics.Agent
 
 	latest chan reconcile.Result // capacity 1: the newest result only
 	// lastWarning is the last warning recorded, so that a problem that
@@ -39,7 +41,7 @@ type writer struct {
 }
 
 func newWriter(nodeName string, opts desired.Options, api nodeAPI, rec record.EventRecorder, clk clock.Clock) *writer {
-	return &writer{nodeName: nodeName, opts: opts, api: api, recorder: rec, clk: clock.Or(clk), latest: make(chan reconcile.Result, 1)}
+	return &writer{nodeName: nodeName, opts: opts, api: api, recorder: rec, clk: clock.Or(clk), met: metrics.OrAgent(nil), latest: make(chan reconcile.Result, 1)}
 }
 
 // A failed write is retried after firstWriteBackoff, doubling up to
@@ -85,6 +87,7 @@ func (w *writer) run(ctx context.Context) {
 			continue
 		}
 		if err := w.write(*pending); err != nil {
+			w.met.StatusWriteErrors.Inc()
 			slog.Warn("writing node status", "node", w.nodeName, "err", err, "retry", backoff)
 			retry = w.clk.After(backoff)
 			backoff = min(backoff*2, maxWriteBackoff)
@@ -105,6 +108,7 @@ func (w *writer) write(res reconcile.Result) error {
 		return err
 	}
 	next := status.Build(res, w.opts, res.Input.Generation)
+	w.gauges(&next)
 	if !status.Equal(&node.Status, &next) {
 		updated, err := w.updateStatus(node, next)
 		if apierrors.IsConflict(err) {
@@ -117,6 +121,7 @@ func (w *writer) write(res reconcile.Result) error {
 		if err != nil {
 			return fmt.Errorf("status: %w", err)
 		}
+		w.met.StatusWrites.Inc()
 		node = updated
 	}
 	if node.DeletionTimestamp != nil && res.Desired.Teardown && !res.Failed() && slices.Contains(node.Finalizers, v1alpha1.AgentFinalizer) {
@@ -127,6 +132,21 @@ func (w *writer) write(res reconcile.Result) error {
 		}
 	}
 	return nil
+}
+
+// gauges sets the condition and diagnostics gauges from the status built
+// for a pass, so they match what is (or is about to be) in the object.
+func (w *writer) gauges(st *v1alpha1.NodeStatus) {
+	conds := make(map[string]string, len(st.Conditions))
+	for _, c := range st.Conditions {
+		conds[c.Type] = string(c.Status)
+	}
+	w.met.SetConditions(conds)
+	checks := map[string]int{}
+	for _, d := range st.Diagnostics {
+		checks[d.Check]++
+	}
+	w.met.SetDiagnostics(checks)
 }
 
 func (w *writer) updateStatus(node *v1alpha1.Node, next v1alpha1.NodeStatus) (*v1alpha1.Node, error) {

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -68,6 +69,8 @@ func Serve(ctx context.Context, addr string, h http.Handler) error {
 // Ready for readiness (this pod does its job now).
 type Probes struct {
 	Healthy, Ready func() error
+	// Metrics is the registry /metrics serves; nil serves the default one.
+	Metrics prometheus.Gatherer
 }
 
 // Endpoints starts /healthz and /readyz on healthAddr and /metrics on
@@ -83,7 +86,11 @@ func Endpoints(ctx context.Context, healthAddr, metricsAddr string, p Probes) er
 	}
 	if Enabled(metricsAddr) {
 		mux := http.NewServeMux()
-		mux.Handle("/metrics", promhttp.Handler())
+		h := promhttp.Handler()
+		if p.Metrics != nil {
+			h = promhttp.HandlerFor(p.Metrics, promhttp.HandlerOpts{})
+		}
+		mux.Handle("/metrics", h)
 		if err := Serve(ctx, metricsAddr, mux); err != nil {
 			return err
 		}

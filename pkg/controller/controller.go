@@ -14,6 +14,7 @@ import (
 
 	"github.com/harvnet/harvnet/pkg/apis/network.harvesterhci.io/v1alpha1"
 	netctl "github.com/harvnet/harvnet/pkg/generated/controllers/network.harvesterhci.io/v1alpha1"
+	"github.com/harvnet/harvnet/pkg/metrics"
 )
 
 // Controller keeps harvnet Node objects alongside core Nodes.
@@ -21,20 +22,22 @@ type Controller struct {
 	coreNodes corectl.NodeController
 	nodes     netctl.NodeController
 	networks  netctl.ClusterNetworkController
+	met       *metrics.Controller
 }
 
 // Register wires the handlers; the factories' Start runs them. It creates
 // the ClusterNetwork "vlan", switched off, if there is none, so that an
 // admin enables the network with `kubectl edit clusternetwork vlan`.
-func Register(ctx context.Context, coreNodes corectl.NodeController, nodes netctl.NodeController, networks netctl.ClusterNetworkController) error {
-	c := &Controller{coreNodes: coreNodes, nodes: nodes, networks: networks}
+// m counts handler runs and the objects cached; nil for none.
+func Register(ctx context.Context, coreNodes corectl.NodeController, nodes netctl.NodeController, networks netctl.ClusterNetworkController, m *metrics.Controller) error {
+	c := &Controller{coreNodes: coreNodes, nodes: nodes, networks: networks, met: metrics.OrController(m)}
 	_, err := networks.Create(&v1alpha1.ClusterNetwork{ObjectMeta: metav1.ObjectMeta{Name: v1alpha1.ClusterNetworkVLAN}})
 	if err != nil && !apierrors.IsAlreadyExists(err) {
 		return err
 	}
-	coreNodes.OnChange(ctx, "harvnet-node", c.onCoreNode)
-	nodes.OnChange(ctx, "harvnet-node-owner", c.onNode)
-	networks.OnChange(ctx, "harvnet-clusternetwork", c.onClusterNetwork)
+	coreNodes.OnChange(ctx, "harvnet-node", observed(c, kindCoreNode, c.onCoreNode))
+	nodes.OnChange(ctx, "harvnet-node-owner", observed(c, kindNode, c.onNode))
+	networks.OnChange(ctx, "harvnet-clusternetwork", observed(c, kindClusterNetwork, c.onClusterNetwork))
 	return nil
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/harvnet/harvnet/internal/clock"
 	"github.com/harvnet/harvnet/pkg/desired"
 	"github.com/harvnet/harvnet/pkg/hostnet"
+	"github.com/harvnet/harvnet/pkg/metrics"
 	"github.com/harvnet/harvnet/pkg/monitor"
 	"github.com/harvnet/harvnet/pkg/reconcile"
 )
@@ -34,6 +35,9 @@ type Config struct {
 	StuckAfter time.Duration
 	// Clock is the system clock when nil; tests pass a fake.
 	Clock clock.Clock
+	// Metrics counts passes, actions, failures and netlink events;
+	// unregistered ones when nil.
+	Metrics *metrics.Agent
 }
 
 // A failed pass is retried after firstBackoff, doubling up to maxBackoff
@@ -57,6 +61,7 @@ func (c Config) withDefaults() Config {
 		c.StuckAfter = max(3*c.Resync, time.Minute)
 	}
 	c.Clock = clock.Or(c.Clock)
+	c.Metrics = metrics.OrAgent(c.Metrics)
 	return c
 }
 
@@ -66,9 +71,9 @@ type Changes func(ctx context.Context, watched monitor.Filter) <-chan struct{}
 
 // netlinkChanges watches ns (netns.None() for the caller's) with netlink
 // subscriptions, debouncing bursts by quiet and maxWait.
-func netlinkChanges(ns netns.NsHandle, quiet, maxWait time.Duration) Changes {
+func netlinkChanges(ns netns.NsHandle, quiet, maxWait time.Duration, met *metrics.Agent) Changes {
 	return func(ctx context.Context, watched monitor.Filter) <-chan struct{} {
-		m := monitor.New(ns, watched)
+		m := monitor.New(ns, watched).WithMetrics(met)
 		go m.Run(ctx)
 		return monitor.Debounce(ctx, m.Changes(), quiet, maxWait)
 	}
@@ -98,7 +103,7 @@ type Loop struct {
 // events.
 func New(host *hostnet.Host, cfg Config) (*Loop, error) {
 	cfg = cfg.withDefaults()
-	return NewWith(host, netlinkChanges(host.NsHandle(), cfg.Quiet, cfg.MaxWait), cfg)
+	return NewWith(host, netlinkChanges(host.NsHandle(), cfg.Quiet, cfg.MaxWait, cfg.Metrics), cfg)
 }
 
 // NewWith builds a loop over any host and source of changes, so that the
@@ -209,7 +214,10 @@ func (l *Loop) pass(refresh bool) (ok, ran bool) {
 	if in == nil {
 		return true, false
 	}
+	start := l.cfg.Clock.Now()
 	res := l.rec.Reconcile(*in, refresh)
+	l.cfg.Metrics.PassDuration.Observe(l.cfg.Clock.Now().Sub(start).Seconds())
+	count(l.cfg.Metrics, res)
 	if l.cfg.OnResult != nil {
 		l.cfg.OnResult(res)
 	}

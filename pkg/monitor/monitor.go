@@ -10,6 +10,8 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/harvnet/harvnet/pkg/metrics"
 )
 
 // Filter says whether changes to a link (by name and netlink kind) matter.
@@ -25,6 +27,7 @@ type Monitor struct {
 	links map[int]linkInfo // index -> what the last link event said
 
 	seen, ignored atomic.Uint64
+	met           *metrics.Agent
 }
 
 // Stats returns how many events the monitor has read and how many of them
@@ -35,7 +38,14 @@ type linkInfo struct{ name, kind string }
 
 // New returns a monitor of ns (netns.None() for the caller's namespace).
 func New(ns netns.NsHandle, filter Filter) *Monitor {
-	return &Monitor{ns: ns, filter: filter, out: make(chan struct{}, 1), links: map[int]linkInfo{}}
+	return &Monitor{ns: ns, filter: filter, out: make(chan struct{}, 1), links: map[int]linkInfo{}, met: metrics.OrAgent(nil)}
+}
+
+// WithMetrics makes the monitor count events, ignored events and
+// resubscriptions on met; it returns m. Call it before Run.
+func (m *Monitor) WithMetrics(met *metrics.Agent) *Monitor {
+	m.met = metrics.OrAgent(met)
+	return m
 }
 
 // Changes signals, coalesced, that a managed interface may have changed. A
@@ -47,7 +57,10 @@ func (m *Monitor) Changes() <-chan struct{} { return m.out }
 // a socket whose buffer overflowed with ENOBUFS), it subscribes again.
 func (m *Monitor) Run(ctx context.Context) {
 	backoff := 50 * time.Millisecond
-	for ctx.Err() == nil {
+	for first := true; ctx.Err() == nil; first = false {
+		if !first {
+			m.met.Resubscribes.Inc()
+		}
 		started := time.Now()
 		m.subscribeOnce(ctx)
 		if time.Since(started) > time.Minute {
@@ -155,8 +168,10 @@ func (m *Monitor) count(relevant bool) {
 		m.signal()
 	} else {
 		m.ignored.Add(1)
+		m.met.NetlinkEventsIgnored.Inc()
 	}
 	m.seen.Add(1)
+	m.met.NetlinkEvents.Inc()
 }
 
 func (m *Monitor) signal() {
