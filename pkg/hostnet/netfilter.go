@@ -19,6 +19,7 @@ type netfilterState struct {
 	dhcp     []hoststate.DHCPRule
 	backend  string
 	missing  plan.Missing
+	doctor   *hoststate.Doctor // read-only snapshot for the doctor
 }
 
 func (n netfilterState) copyTo(st *hoststate.State) {
@@ -31,6 +32,7 @@ func (n netfilterState) copyTo(st *hoststate.State) {
 	}
 	st.DHCPRules = append([]hoststate.DHCPRule(nil), n.dhcp...)
 	st.DHCPBackend = n.backend
+	st.Doctor = n.doctor // never changed after it is read: shared
 }
 
 // RefreshNetfilter reads the sysctl, the FORWARD chain and the broute rules,
@@ -40,6 +42,7 @@ func (h *Host) RefreshNetfilter() plan.Missing {
 	n.missing = plan.Missing{}
 	_ = h.do(func() error {
 		n.bridgeNF = h.readBridgeNF()
+		n.doctor = h.readDoctor()
 		if fw, err := readForward(); err != nil {
 			n.missing[plan.CapIPTables] = err.Error()
 		} else {

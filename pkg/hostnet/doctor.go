@@ -1,0 +1,90 @@
+package hostnet
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/vishvananda/netlink"
+
+	"github.com/harvnet/harvnet/pkg/hoststate"
+)
+
+// readDoctor reads what the host network doctor checks. It runs inside
+// the namespace (h.do), on RefreshNetfilter only: the tools it runs cost
+// milliseconds and none of it has netlink events. It only reads.
+func (h *Host) readDoctor() *hoststate.Doctor {
+	d := &hoststate.Doctor{Sysctls: map[string]string{}, Unreadable: map[string]string{}}
+	h.readDoctorSysctls(d)
+	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
+		rules, err := h.nl.RuleList(fam)
+		if err != nil {
+			d.Unreadable["rules"] = err.Error()
+			continue
+		}
+		for _, r := range rules {
+			d.Rules = append(d.Rules, hoststate.Rule{Family: r.Family, Priority: r.Priority, Table: r.Table})
+		}
+	}
+	if links, err := h.nl.LinkList(); err != nil {
+		d.Unreadable["links"] = err.Error()
+	} else {
+		for _, l := range links {
+			if v, ok := l.(*netlink.Vxlan); ok {
+				d.VXLANs = append(d.VXLANs, hoststate.VXLAN{Name: v.Name, Local: ipOf(v.SrcAddr), Underlay: v.VtepDevIndex})
+			}
+		}
+	}
+	for _, b := range []struct{ source, save string }{{"iptables-legacy", "iptables-legacy-save"}, {"iptables-nft", "iptables-nft-save"}} {
+		if b.source == "iptables-legacy" && !legacyFilterExists() {
+			continue // no legacy filter table: it drops nothing
+		}
+		out, err := exec.Command(b.save, "-t", "filter").Output()
+		if err != nil {
+			d.Unreadable[b.source] = fmt.Sprintf("%s: %v", b.save, err)
+			continue
+		}
+		cs := parseIPTablesSave(string(out))
+		if _, ok := cs.policy["FORWARD"]; !ok {
+			continue
+		}
+		c := cs.forwardChain("FORWARD")
+		c.Source, c.Family, c.Table = b.source, "ip", "filter"
+		d.ForwardChains = append(d.ForwardChains, c)
+	}
+	if out, err := exec.Command("nft", "-j", "list", "ruleset").Output(); err != nil {
+		d.Unreadable["nft"] = err.Error()
+	} else if chains, err := parseNftRuleset(out); err != nil {
+		d.Unreadable["nft"] = err.Error()
+	} else {
+		d.ForwardChains = append(d.ForwardChains, chains...)
+	}
+	if len(d.Unreadable) == 0 {
+		d.Unreadable = nil
+	}
+	return d
+}
+
+// readDoctorSysctls reads forwarding and every interface's rp_filter. net
+// sysctls resolve in the namespace of the thread that opens them, so the
+// caller runs this inside h.do.
+func (h *Host) readDoctorSysctls(d *hoststate.Doctor) {
+	read := func(key, rel string) {
+		b, err := os.ReadFile(filepath.Join(h.sysctlDir, rel))
+		if err == nil {
+			d.Sysctls[key] = strings.TrimSpace(string(b))
+		}
+	}
+	read(hoststate.SysctlIPForward, "net/ipv4/ip_forward")
+	read(hoststate.SysctlIPv6Forward, "net/ipv6/conf/all/forwarding")
+	ents, err := os.ReadDir(filepath.Join(h.sysctlDir, "net/ipv4/conf"))
+	if err != nil {
+		d.Unreadable["sysctl"] = err.Error()
+		return
+	}
+	for _, e := range ents {
+		read(hoststate.RPFilterKey(e.Name()), filepath.Join("net/ipv4/conf", e.Name(), "rp_filter"))
+	}
+}
