@@ -21,6 +21,8 @@ func Build(res reconcile.Result, opts desired.Options, generation int64) v1alpha
 		return st
 	}
 	st.NICs = Inventory(h, opts)
+	st.Diagnostics = Diagnostics(res, opts)
+	st.DiagnosticCount = len(st.Diagnostics)
 	st.NetworkStatus = map[string]v1alpha1.LinkStatus{}
 	show := func(name string) {
 		if l, ok := h.Link(name); ok {
