@@ -78,8 +78,6 @@ func (h *Host) apply(a plan.Action) error {
 		return h.dhcpRule(a.Op == plan.AddDHCPRule, a.Rule)
 	case plan.SetBridgeNFCall:
 		return h.setBridgeNF(a.Value)
-	case plan.AddForwardAccept:
-		return h.addForwardAccept(a.Backend, a.Link)
 	case plan.DelForwardAccept:
 		return h.delForwardAccept(a.Backend, a.Link)
 	}

@@ -88,7 +88,7 @@ func listForward(ipt *iptables.IPTables) (hoststate.Forward, error) {
 }
 
 // parseForward reads `iptables -t filter -S FORWARD` output: the policy,
-// and the bridges that rules exactly like forwardRules' accept.
+// and the bridges that rules exactly like forwardRules (an older agent's) accept.
 func parseForward(lines []string) hoststate.Forward {
 	var f hoststate.Forward
 	for _, l := range lines {
@@ -106,30 +106,11 @@ func parseForward(lines []string) hoststate.Forward {
 	return f
 }
 
+// forwardRules are the rules agents before the operate-safely change
+// inserted first in FORWARD; they are only removed now (plan.forwardStep says
+// why). parseForward recognises exactly these.
 func forwardRules(bridge string) [][]string {
 	return [][]string{{"-i", bridge, "-j", "ACCEPT"}, {"-o", bridge, "-j", "ACCEPT"}}
-}
-
-func (h *Host) addForwardAccept(backend, bridge string) error {
-	return h.do(func() error {
-		ipt, err := iptablesFor(backend)
-		if err != nil {
-			return err
-		}
-		for _, r := range forwardRules(bridge) {
-			ok, err := ipt.Exists("filter", "FORWARD", r...)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				// First in the chain: a later DROP rule must not shadow it.
-				if err := ipt.Insert("filter", "FORWARD", 1, r...); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	})
 }
 
 func (h *Host) delForwardAccept(backend, bridge string) error {

@@ -30,7 +30,7 @@ const (
 	AddDHCPRule      Op = "AddDHCPRule"
 	DelDHCPRule      Op = "DelDHCPRule"
 	SetBridgeNFCall  Op = "SetBridgeNFCallIPTables"
-	AddForwardAccept Op = "AddForwardAccept"
+	// DelForwardAccept removes the FORWARD accept rules of older agents.
 	DelForwardAccept Op = "DelForwardAccept"
 )
 
@@ -97,10 +97,8 @@ func (a Action) String() string {
 		return fmt.Sprintf("%s DHCP broute rule for %s (%s MAC %s)", verb, a.Rule.NIC, a.Rule.Dir, a.Rule.MAC)
 	case SetBridgeNFCall:
 		return fmt.Sprintf("set net.bridge.bridge-nf-call-iptables to %d", a.Value)
-	case AddForwardAccept:
-		return fmt.Sprintf("accept forwarding in and out of %s (iptables %s)", a.Link, a.Backend)
 	case DelForwardAccept:
-		return fmt.Sprintf("remove the forward accept rules of %s (iptables %s)", a.Link, a.Backend)
+		return fmt.Sprintf("remove an older agent's forward accept rules of %s (iptables %s)", a.Link, a.Backend)
 	}
 	return string(a.Op) + " " + a.Link
 }

@@ -44,27 +44,25 @@ func bridgeNFStep(in Input) Step {
 	return s
 }
 
-// forwardStep keeps forwarding through the bridge open when the FORWARD
-// policy is DROP (as Docker and some firewalls set it), and removes
-// harvnet's rules on teardown.
-func forwardStep(in Input, keep bool) Step {
+// forwardStep removes the FORWARD accept rules older agents inserted
+// first in the chain (-i/-o bridge -j ACCEPT); harvnet adds none now. With
+// the management NIC as a port the bridge carries the node's own routed
+// traffic, and those rules let it skip every rule after them (the CNI's
+// network policies, a firewall's DROP). Bridged VM traffic does not need
+// them: with bridge-nf-call-iptables at 0 (bridgeNFStep) it never reaches
+// iptables. A FORWARD DROP policy that would matter if it did is the host
+// network doctor's to report, not harvnet's to open.
+func forwardStep(in Input) Step {
 	s := Step{Phase: PhaseForward}
 	br := in.Desired.Bridge
-	if why := in.Missing[CapIPTables]; why != "" {
-		if keep {
-			s.Skipped = "the iptables FORWARD chain cannot be checked: " + why
-		}
+	if in.Missing[CapIPTables] != "" {
+		// No iptables: no rules of an older agent to remove either.
 		return s
 	}
-	// Each backend on its own: ACCEPT rules in one do not get past a DROP
-	// policy in the other.
+	// Each backend on its own: an older agent added rules wherever the
+	// policy was DROP.
 	for _, f := range in.Host.Forward {
-		has := slices.Contains(f.AcceptIn, br) && slices.Contains(f.AcceptOut, br)
-		had := slices.Contains(f.AcceptIn, br) || slices.Contains(f.AcceptOut, br)
-		switch {
-		case keep && f.Policy == "DROP" && !has:
-			s.add(Action{Op: AddForwardAccept, Link: br, Backend: f.Backend})
-		case !keep && had:
+		if slices.Contains(f.AcceptIn, br) || slices.Contains(f.AcceptOut, br) {
 			s.add(Action{Op: DelForwardAccept, Link: br, Backend: f.Backend})
 		}
 	}

@@ -85,7 +85,7 @@ func Compute(in Input) Plan {
 		return teardown(in)
 	}
 	br := bridgeStep(in)
-	p := Plan{br, uplinkStep(in), vlanStep(in), dhcpStep(in), bridgeNFStep(in), forwardStep(in, true)}
+	p := Plan{br, uplinkStep(in), vlanStep(in), dhcpStep(in), bridgeNFStep(in), forwardStep(in)}
 	if br.Skipped != "" {
 		// Nothing may be moved onto a link that is not our bridge.
 		for i := range p {
@@ -101,7 +101,7 @@ func teardown(in Input) Plan {
 	return Plan{
 		{Phase: PhaseUplink, Actions: releaseAll(in)},
 		dhcpStep(in),
-		forwardStep(in, false),
+		forwardStep(in),
 		deleteBridgeStep(in),
 	}
 }

@@ -1,9 +1,10 @@
 package reconcile_test
 
 import (
-	"slices"
+	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	nt "github.com/harvnet/harvnet/internal/netnstest"
 	"github.com/harvnet/harvnet/pkg/desired"
@@ -32,9 +33,10 @@ func TestBridgeNFCallIPTablesIsTurnedOff(t *testing.T) {
 	}
 }
 
-// A DROP policy can sit in either iptables backend, or both; ACCEPT rules
-// only help in the backend that drops.
-func TestForwardAcceptRulesFollowADropPolicy(t *testing.T) {
+// harvnet adds no FORWARD rules; the accept rules older agents inserted
+// first (-i/-o bridge -j ACCEPT) are removed from whichever backend has
+// them, under either policy, and a teardown leaves none either.
+func TestForwardRulesOfOlderAgentsAreRemoved(t *testing.T) {
 	backends := []string{"iptables-nft", "iptables-legacy"}
 	for _, b := range backends {
 		requireTool(t, b)
@@ -44,19 +46,19 @@ func TestForwardAcceptRulesFollowADropPolicy(t *testing.T) {
 			f := newFixture(t)
 			for _, b := range dropIn {
 				f.node.Exec(t, b, "-P", "FORWARD", "DROP")
+				addOldForwardRules(t, f, b)
 			}
 			f.reconcile(t, vlanSpec(""))
 			for _, b := range backends {
-				rules := f.node.Exec(t, b, "-S", "FORWARD")
-				for _, want := range []string{"-A FORWARD -i " + br + " -j ACCEPT", "-A FORWARD -o " + br + " -j ACCEPT"} {
-					if got := strings.Contains(rules, want); got != slices.Contains(dropIn, b) {
-						t.Errorf("%s FORWARD has %q: %v, want %v:\n%s", b, want, got, !got, rules)
-					}
+				if rules := f.node.Exec(t, b, "-S", "FORWARD"); strings.Contains(rules, br) {
+					t.Errorf("%s FORWARD still names %s:\n%s", b, br, rules)
 				}
 			}
 			if again := f.reconcile(t, vlanSpec("")); len(again.Applied) != 0 {
 				t.Errorf("second pass applied %v", again.Applied)
 			}
+			// An older agent's rules found at teardown go too.
+			addOldForwardRules(t, f, dropIn[0])
 			f.reconcile(t, desired.Input{})
 			for _, b := range backends {
 				if rules := f.node.Exec(t, b, "-S", "FORWARD"); strings.Contains(rules, br) {
@@ -64,6 +66,73 @@ func TestForwardAcceptRulesFollowADropPolicy(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// addOldForwardRules inserts the rules agents before this change added.
+func addOldForwardRules(t *testing.T, f *fixture, backend string) {
+	t.Helper()
+	for _, dir := range []string{"-i", "-o"} {
+		f.node.Exec(t, backend, "-I", "FORWARD", "1", dir, br, "-j", "ACCEPT")
+	}
+}
+
+// With the management NIC as the bridge's port, the node routes its own
+// traffic through the bridge. Another component's FORWARD DROP (a CNI's
+// network policy, a firewall) must still drop that routed traffic while
+// harvnet's setup is in place: the switch namespace (on the bridge's side)
+// pings a namespace behind the node's eth2, which the node routes. The
+// older agents' accept rules let it through (checked first, so the test can
+// fail); once a pass has removed them, the DROP holds.
+func TestForwardDropStillDropsRoutedTrafficThroughTheBridge(t *testing.T) {
+	requireTool(t, "iptables-nft")
+	f := newFixture(t)
+	f.node.AddManagementNIC(t, "eth0") // 10.11.0.5/24, default via 10.11.0.1
+	f.reconcile(t, vlanSpec("eth0"))
+	if got := f.link(t, "eth0").Master; got != br {
+		t.Fatalf("eth0's master is %q, want %s", got, br)
+	}
+	sw := f.node.Switch
+	sw.IP(t, "addr", "add", "10.11.0.1/24", "dev", "sw-eth0")
+	sw.IP(t, "route", "add", "10.77.2.0/24", "via", "10.11.0.5")
+	far := nt.NewNS(t)
+	f.node.IP(t, "link", "add", "eth2", "type", "veth", "peer", "name", "far0", "netns", far.Name)
+	f.node.IP(t, "addr", "add", "10.77.2.1/24", "dev", "eth2")
+	f.node.IP(t, "link", "set", "eth2", "up")
+	far.IP(t, "addr", "add", "10.77.2.2/24", "dev", "far0")
+	far.IP(t, "link", "set", "far0", "up")
+	far.IP(t, "route", "add", "default", "via", "10.77.2.1")
+	f.node.Sysctl(t, "net.ipv4.ip_forward", "1")
+
+	ping := func() bool {
+		return exec.Command("ip", "netns", "exec", sw.Name, "ping", "-c1", "-W1", "-I", "10.11.0.1", "10.77.2.2").Run() == nil
+	}
+	nt.Eventually(t, 20*time.Second, nt.Check("the node does not route between its bridge and eth2", ping))
+	if res := f.rec.Reconcile(vlanSpec("eth0"), true); len(res.Applied) != 0 {
+		t.Fatalf("the pass applied %v with the routing in place", res.Applied)
+	}
+
+	// Another component drops forwarded traffic; an older agent's rules,
+	// first in the chain, would let the routed ping skip that.
+	f.node.Exec(t, "iptables-nft", "-P", "FORWARD", "DROP")
+	addOldForwardRules(t, f, "iptables-nft")
+	nt.Eventually(t, 20*time.Second, nt.Check("an older agent's rules do not let routed traffic past the DROP (the test cannot tell)", ping))
+
+	f.reconcile(t, vlanSpec("eth0"))
+	if rules := f.node.Exec(t, "iptables-nft", "-S", "FORWARD"); strings.Contains(rules, br) || !strings.Contains(rules, "-P FORWARD DROP") {
+		t.Fatalf("FORWARD after the pass:\n%s", rules)
+	}
+	nt.Eventually(t, 20*time.Second, nt.Check("routed traffic through the bridge passes the FORWARD DROP policy", func() bool { return !ping() }))
+	// A rule of its own, under an ACCEPT policy, drops it as well.
+	f.node.Exec(t, "iptables-nft", "-P", "FORWARD", "ACCEPT")
+	nt.Eventually(t, 20*time.Second, nt.Check("routing came not back under ACCEPT", ping))
+	f.node.Exec(t, "iptables-nft", "-A", "FORWARD", "-i", br, "-o", "eth2", "-j", "DROP")
+	if res := f.rec.Reconcile(vlanSpec("eth0"), true); len(res.Applied) != 0 {
+		t.Fatalf("the pass applied %v to another component's rule", res.Applied)
+	}
+	nt.Eventually(t, 20*time.Second, nt.Check("another component's FORWARD DROP rule does not drop routed traffic through the bridge", func() bool { return !ping() }))
+	if rules := f.node.Exec(t, "iptables-nft", "-S", "FORWARD"); !strings.Contains(rules, "-A FORWARD -i "+br+" -o eth2 -j DROP") {
+		t.Errorf("the other component's rule is gone:\n%s", rules)
 	}
 }
 

@@ -211,7 +211,7 @@ func results(p plan.Plan, failed map[plan.Phase]error) []StepResult {
 func touchesNetfilter(applied []plan.Action) bool {
 	for _, a := range applied {
 		switch a.Op {
-		case plan.AddDHCPRule, plan.DelDHCPRule, plan.SetBridgeNFCall, plan.AddForwardAccept, plan.DelForwardAccept:
+		case plan.AddDHCPRule, plan.DelDHCPRule, plan.SetBridgeNFCall, plan.DelForwardAccept:
 			return true
 		}
 	}

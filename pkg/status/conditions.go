@@ -150,7 +150,9 @@ func readyMessage(res reconcile.Result, s reconcile.StepResult) string {
 			}
 		}
 		if len(dropping) > 0 {
-			return fmt.Sprintf("forwarding through %s is allowed by ACCEPT rules under the FORWARD DROP policy of iptables %s", res.Desired.Bridge, strings.Join(dropping, " and "))
+			// harvnet adds no FORWARD rules: bridged traffic does not pass
+			// iptables, routed traffic stays under the host's policy.
+			return fmt.Sprintf("bridged traffic on %s does not pass iptables; routed traffic through it is left to the FORWARD DROP policy of iptables %s and its rules", res.Desired.Bridge, strings.Join(dropping, " and "))
 		}
 		return "forwarding through " + res.Desired.Bridge + " is allowed"
 	}
