@@ -15,6 +15,9 @@ const (
 // to refresh the object gauges from the caches: every cache change runs a
 // handler, so the gauges follow the caches without a timer.
 func observed[T any](c *Controller, kind string, h func(string, T) (T, error)) func(string, T) (T, error) {
+	// Shown at 0 from the start, so a scrape lists every kind.
+	c.met.Reconciles.WithLabelValues(kind)
+	c.met.ReconcileErrors.WithLabelValues(kind)
 	return func(name string, obj T) (T, error) {
 		out, err := h(name, obj)
 		c.met.Reconciles.WithLabelValues(kind).Inc()

@@ -115,6 +115,7 @@ func NewWith(host reconcile.Host, changes Changes, cfg Config) (*Loop, error) {
 		return nil, err
 	}
 	l := &Loop{cfg: cfg, rec: rec, changes: changes, kick: make(chan struct{}, 1)}
+	zeroLabels(cfg.Metrics)
 	l.setConverged("no pass has run yet: waiting for this node's Node object or for the API server")
 	return l, nil
 }

@@ -2,6 +2,7 @@ package hostloop
 
 import (
 	"github.com/harvnet/harvnet/pkg/metrics"
+	"github.com/harvnet/harvnet/pkg/plan"
 	"github.com/harvnet/harvnet/pkg/reconcile"
 )
 
@@ -10,6 +11,17 @@ const (
 	phaseObserve    = "Observe"    // the host could not be read
 	phaseCheckpoint = "Checkpoint" // the state file is corrupt
 )
+
+// zeroLabels exposes every outcome and failure phase at 0 from the start,
+// so a scrape shows the family and rate() sees the first failure.
+func zeroLabels(m *metrics.Agent) {
+	for _, o := range []string{metrics.OutcomeConverged, metrics.OutcomeFailed, metrics.OutcomeInvalid} {
+		m.Passes.WithLabelValues(o)
+	}
+	for _, ph := range []plan.Phase{phaseObserve, phaseCheckpoint, plan.PhaseBridge, plan.PhaseUplink, plan.PhaseVLANs, plan.PhaseDHCP, plan.PhaseBridgeNF, plan.PhaseForward} {
+		m.Failures.WithLabelValues(string(ph))
+	}
+}
 
 // count records one pass: its outcome, what it applied and, when it
 // failed, which phase failed. A phase blocked by another's failure is not
