@@ -134,7 +134,10 @@ type Diagnostic struct {
 	// Check names the rule, e.g. "BridgeNFCallIPTables" or "StrictRPFilter".
 	Check string `json:"check"`
 	// Subject is what it is about (an interface, a table, a NAD); "" for the host.
+	// A list map key must be required or defaulted, or the API server
+	// refuses the CRD.
 	// +optional
+	// +kubebuilder:default=""
 	Subject  string             `json:"subject"`
 	Severity DiagnosticSeverity `json:"severity"`
 	Message  string             `json:"message"`

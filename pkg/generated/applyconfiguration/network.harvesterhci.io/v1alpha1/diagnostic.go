@@ -18,6 +18,8 @@ type DiagnosticApplyConfiguration struct {
 	// Check names the rule, e.g. "BridgeNFCallIPTables" or "StrictRPFilter".
 	Check *string `json:"check,omitempty"`
 	// Subject is what it is about (an interface, a table, a NAD); "" for the host.
+	// A list map key must be required or defaulted, or the API server
+	// refuses the CRD.
 	Subject  *string                                           `json:"subject,omitempty"`
 	Severity *networkharvesterhciiov1alpha1.DiagnosticSeverity `json:"severity,omitempty"`
 	Message  *string                                           `json:"message,omitempty"`
