@@ -38,6 +38,9 @@ type writer struct {
 	// lastWarning is the last warning recorded, so that a problem that
 	// persists across passes is one Event, not one per pass.
 	lastWarning string
+	// diagnosed holds the doctor's open diagnostics (check/subject), so
+	// each is one Warning Event when it appears, not one per pass.
+	diagnosed map[string]bool
 }
 
 func newWriter(nodeName string, opts desired.Options, api nodeAPI, rec record.EventRecorder, clk clock.Clock) *writer {
@@ -172,6 +175,25 @@ func (w *writer) events(res reconcile.Result) {
 		w.recorder.Event(ref, corev1.EventTypeWarning, reason, msg)
 	}
 	w.lastWarning = reason + msg
+	w.diagnosticEvents(ref, res)
+}
+
+// diagnosticEvents records a Warning for each diagnostic that was not open
+// after the previous pass. An unreadable host says nothing about them, so
+// it keeps the open set as it was.
+func (w *writer) diagnosticEvents(ref *v1alpha1.Node, res reconcile.Result) {
+	if res.Host == nil {
+		return
+	}
+	open := map[string]bool{}
+	for _, d := range status.Diagnostics(res, w.opts) {
+		key := d.Check + "/" + d.Subject
+		open[key] = true
+		if !w.diagnosed[key] {
+			w.recorder.Event(ref, corev1.EventTypeWarning, "Diagnostic"+d.Check, truncate(d.Message+"; fix: "+d.Fix, maxEventMessage))
+		}
+	}
+	w.diagnosed = open
 }
 
 func warning(res reconcile.Result) (reason, msg string) {
