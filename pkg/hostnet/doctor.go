@@ -37,9 +37,14 @@ func (h *Host) readDoctor() *hoststate.Doctor {
 			}
 		}
 	}
-	for _, b := range []struct{ source, save string }{{"iptables-legacy", "iptables-legacy-save"}, {"iptables-nft", "iptables-nft-save"}} {
-		if b.source == "iptables-legacy" && !legacyFilterExists() {
-			continue // no legacy filter table: it drops nothing
+	for _, b := range []struct{ source, save, family, names string }{
+		{"iptables-legacy", "iptables-legacy-save", "ip", "ip_tables_names"},
+		{"iptables-nft", "iptables-nft-save", "ip", ""},
+		{"ip6tables-legacy", "ip6tables-legacy-save", "ip6", "ip6_tables_names"},
+		{"ip6tables-nft", "ip6tables-nft-save", "ip6", ""},
+	} {
+		if b.names != "" && !legacyTableExists(b.names) {
+			continue // no legacy filter table: it drops nothing, and listing would create it
 		}
 		out, err := exec.Command(b.save, "-t", "filter").Output()
 		if err != nil {
@@ -51,7 +56,7 @@ func (h *Host) readDoctor() *hoststate.Doctor {
 			continue
 		}
 		c := cs.forwardChain("FORWARD")
-		c.Source, c.Family, c.Table = b.source, "ip", "filter"
+		c.Source, c.Family, c.Table = b.source, b.family, "filter"
 		d.ForwardChains = append(d.ForwardChains, c)
 	}
 	if out, err := exec.Command("nft", "-j", "list", "ruleset").Output(); err != nil {
@@ -87,4 +92,12 @@ func (h *Host) readDoctorSysctls(d *hoststate.Doctor) {
 	for _, e := range ents {
 		read(hoststate.RPFilterKey(e.Name()), filepath.Join("net/ipv4/conf", e.Name(), "rp_filter"))
 	}
+}
+
+// legacyTableExists reports whether the legacy filter table of one family
+// (ip_tables_names, ip6_tables_names) exists in the calling thread's
+// namespace.
+func legacyTableExists(names string) bool {
+	b, err := os.ReadFile("/proc/thread-self/net/" + names)
+	return err == nil && strings.Contains("\n"+string(b), "\nfilter\n")
 }

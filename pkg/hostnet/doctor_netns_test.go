@@ -92,6 +92,12 @@ func TestDoctorForwardDrop(t *testing.T) {
 		n.Exec(t, "iptables-nft", "-A", "FORWARD", "-s", "10.0.0.0/8", "-j", "ACCEPT")
 		seeThenFix(t, n, "eth1", "ForwardDrop/iptables-nft ip filter FORWARD", "")
 	})
+	t.Run("ip6tables-nft", func(t *testing.T) {
+		nt.RequireTool(t, "ip6tables-nft")
+		n := nodeWithBridge(t)
+		n.Exec(t, "ip6tables-nft", "-P", "FORWARD", "DROP")
+		seeThenFix(t, n, "eth1", "ForwardDrop/ip6tables-nft ip6 filter FORWARD", "")
+	})
 	t.Run("native nftables", func(t *testing.T) {
 		n := nodeWithBridge(t)
 		n.Exec(t, "nft", "add table inet filter; add chain inet filter forward { type filter hook forward priority 0; policy drop; }")

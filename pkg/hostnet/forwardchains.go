@@ -159,8 +159,8 @@ type nftRuleset struct {
 }
 
 // parseNftRuleset returns the filter chains on the forward hook of every
-// nftables table but iptables-nft's own ip filter table, which is read
-// through iptables-nft-save.
+// nftables table but iptables-nft's and ip6tables-nft's own filter tables,
+// which are read through their saves.
 func parseNftRuleset(data []byte) ([]hoststate.ForwardChain, error) {
 	var rs nftRuleset
 	if err := json.Unmarshal(data, &rs); err != nil {
@@ -183,7 +183,7 @@ func parseNftRuleset(data []byte) ([]hoststate.ForwardChain, error) {
 		case o.Chain != nil:
 			k := tableKey{o.Chain.Family, o.Chain.Table}
 			cs := set(k)
-			if o.Chain.Hook == "forward" && o.Chain.Type == "filter" && !(k.family == "ip" && k.table == "filter") {
+			if o.Chain.Hook == "forward" && o.Chain.Type == "filter" && !(k.table == "filter" && (k.family == "ip" || k.family == "ip6")) {
 				cs.policy[o.Chain.Name] = o.Chain.Policy
 				bases = append(bases, struct {
 					k     tableKey
