@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -139,7 +140,15 @@ func (c *Cluster) StartAgent(name string) error {
 // directory, that calls itself nodeName: the wrong name, to test that.
 func (c *Cluster) StartAgentAs(node, nodeName string) (*Process, error) {
 	rn := c.Nodes[node]
-	kubeconfig, err := c.CP.Kubeconfig(AgentUser, "https://127.0.0.1:6443")
+	base, err := c.CP.Kubeconfig(AgentUser, "https://127.0.0.1:6443")
+	if err != nil {
+		return nil, err
+	}
+	// A pod-bound token naming nodeName, as the kubelet gives a real agent:
+	// the admission policy admits only its own object's changes.
+	tctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	kubeconfig, err := NodeAgentKubeconfig(tctx, c.Kube, base, c.Dir, nodeName)
 	if err != nil {
 		return nil, err
 	}

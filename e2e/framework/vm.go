@@ -157,11 +157,18 @@ func (g *Guest) AddNode(ctx context.Context, name string) (*RunningNode, error) 
 // StartAgent starts (or restarts) a node's agent inside its namespace.
 func (g *Guest) StartAgent(name string) error {
 	rn := g.Nodes[name]
+	// A pod-bound token naming the node, as the kubelet gives a real agent:
+	// the admission policy admits only its own object's changes.
+	tctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	kubeconfig, err := NodeAgentKubeconfig(tctx, g.Kube, g.AgentKubeconfig, g.Dir, name)
+	if err != nil {
+		return err
+	}
 	args := []string{"ip", "netns", "exec", rn.NS.Name, g.Agent,
-		"--kubeconfig", g.AgentKubeconfig, "--node-name", name,
+		"--kubeconfig", kubeconfig, "--node-name", name,
 		"--uplink-types", "device,bond,veth", "--state-dir", filepath.Join(g.Dir, "state-"+name),
 		"--metrics-addr", "0", "--health-addr", "0"}
-	var err error
 	rn.Agent, err = StartProcess("agent-"+name, g.AgentLog(name), false, append(args, g.AgentArgs...)...)
 	return err
 }
