@@ -50,12 +50,31 @@ func seeThenFix(t *testing.T, n *nt.Node, uplink, key, fix string) {
 	if fix == "" {
 		fix = d.Fix
 	}
-	if out, err := exec.Command("ip", "netns", "exec", n.Name, "sh", "-c", fix).CombinedOutput(); err != nil {
-		t.Fatalf("running the fix %q: %v: %s", fix, err, out)
+	// Each command of the fix is run by exec, not sh -c: the VM tier's
+	// busybox sh would run its own ip and sysctl applets instead.
+	for _, cmd := range strings.Split(fix, " && ") {
+		args := append([]string{"netns", "exec", n.Name}, shellWords(cmd)...)
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("running %q of the fix: %v: %s", cmd, err, out)
+		}
 	}
 	if d, ok := diagnose(t, n, uplink)[key]; ok {
 		t.Fatalf("still there after the fix: %+v", d)
 	}
+}
+
+// shellWords splits a command as sh would for the fixes the doctor
+// prints: words on spaces, 'single quoted' words whole.
+func shellWords(cmd string) []string {
+	var out []string
+	for i, part := range strings.Split(cmd, "'") {
+		if i%2 == 1 {
+			out = append(out, part)
+			continue
+		}
+		out = append(out, strings.Fields(part)...)
+	}
+	return out
 }
 
 func nodeWithBridge(t *testing.T) *nt.Node {
