@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/rancher/lasso/pkg/cache"
@@ -16,7 +17,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
@@ -69,7 +69,8 @@ func New(ctx context.Context, restCfg *rest.Config, host *hostnet.Host, cfg Conf
 	if err != nil {
 		return nil, err
 	}
-	nodes := netctl.NewFactoryFromConfigWithOptionsOrDie(restCfg, &netctl.FactoryOptions{SharedControllerFactory: scf}).Network().V1alpha1().Node()
+	netv1 := netctl.NewFactoryFromConfigWithOptionsOrDie(restCfg, &netctl.FactoryOptions{SharedControllerFactory: scf}).Network().V1alpha1()
+	nodes, networks := netv1.Node(), netv1.ClusterNetwork()
 	nadFactory, err := controller.NewSharedControllerFactoryFromConfig(restCfg, schemes.All)
 	if err != nil {
 		return nil, err
@@ -89,7 +90,16 @@ func New(ctx context.Context, restCfg *rest.Config, host *hostnet.Host, cfg Conf
 	}
 	in := &inputs{set: a.loop.SetInput}
 	a.in = in
-	vl := &nadVLANs{cache: nads.Cache(), bridge: cfg.Loop.Options.BridgeName, recorder: recorder, warned: map[types.UID]string{}}
+	vl := &nadVLANs{cache: nads.Cache(), bridge: cfg.Loop.Options.BridgeName, network: func() *v1alpha1.ClusterNetwork {
+		cn, err := networks.Cache().Get(v1alpha1.ClusterNetworkVLAN)
+		if err != nil {
+			return nil
+		}
+		return cn
+	}}
+	// nadsStarted: the NAD cache has synced. Before, a recompute would
+	// read an empty cache and strip the uplink's VLANs for a moment.
+	var nadsStarted atomic.Bool
 
 	nodes.OnChange(ctx, "harvnet-agent", func(_ string, n *v1alpha1.Node) (*v1alpha1.Node, error) {
 		return onNode(api, in, cfg.NodeName, n)
@@ -101,6 +111,17 @@ func New(ctx context.Context, restCfg *rest.Config, host *hostnet.Host, cfg Conf
 		}
 		return nad, err
 	})
+	// The namespace allow-list changes which NADs count.
+	networks.OnChange(ctx, "harvnet-agent", func(name string, cn *v1alpha1.ClusterNetwork) (*v1alpha1.ClusterNetwork, error) {
+		if name != v1alpha1.ClusterNetworkVLAN || !nadsStarted.Load() {
+			return cn, nil
+		}
+		v, err := vl.compute()
+		if err == nil {
+			in.vlans(v)
+		}
+		return cn, err
+	})
 	a.nads = &nadSource{
 		served: nadsServed(kube.Discovery()),
 		// The handler above runs for each NAD; with none in the cluster
@@ -109,6 +130,7 @@ func New(ctx context.Context, restCfg *rest.Config, host *hostnet.Host, cfg Conf
 			if err := nadFactory.Start(ctx, 1); err != nil {
 				return err
 			}
+			nadsStarted.Store(true)
 			v, err := vl.compute()
 			if err == nil {
 				in.vlans(v)
@@ -125,10 +147,12 @@ func New(ctx context.Context, restCfg *rest.Config, host *hostnet.Host, cfg Conf
 // Run waits for the caches, then reconciles until ctx ends.
 func (a *Agent) Run(ctx context.Context) error {
 	go a.writer.run(ctx)
-	go a.nads.run(ctx)
 	if err := a.scf.Start(ctx, 1); err != nil {
 		return err
 	}
+	// After the ClusterNetwork cache synced: the first NAD list must
+	// already know the namespace allow-list.
+	go a.nads.run(ctx)
 	// Start returns once the caches have synced, so a missing object is
 	// the API server's answer, not a cache still filling.
 	if _, err := a.api.cached(); apierrors.IsNotFound(err) && ctx.Err() == nil {
@@ -139,7 +163,8 @@ func (a *Agent) Run(ctx context.Context) error {
 }
 
 // ownNodeOnly is a controller factory whose Node informer lists and watches
-// this node's object alone, so every agent caches one object, not the cluster.
+// this node's object alone, and whose ClusterNetwork informer the "vlan"
+// one, so every agent caches two objects, not the cluster.
 func ownNodeOnly(restCfg *rest.Config, nodeName string) (controller.SharedControllerFactory, error) {
 	cf, err := client.NewSharedClientFactory(restCfg, &client.SharedClientFactoryOptions{Scheme: schemes.All})
 	if err != nil {
@@ -149,6 +174,9 @@ func ownNodeOnly(restCfg *rest.Config, nodeName string) (controller.SharedContro
 	cacheFactory := cache.NewSharedCachedFactory(cf, &cache.SharedCacheFactoryOptions{
 		KindTweakList: map[schema.GroupVersionKind]cache.TweakListOptionsFunc{
 			v1alpha1.SchemeGroupVersion.WithKind("Node"): func(o *metav1.ListOptions) { o.FieldSelector = sel },
+			v1alpha1.SchemeGroupVersion.WithKind("ClusterNetwork"): func(o *metav1.ListOptions) {
+				o.FieldSelector = fields.OneTermEqualSelector("metadata.name", v1alpha1.ClusterNetworkVLAN).String()
+			},
 		},
 	})
 	return controller.NewSharedControllerFactory(cacheFactory, nil), nil

@@ -1,20 +1,18 @@
 package agent
 
 import (
+	"slices"
 	"sort"
-	"sync"
 
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/tools/record"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	cniv1 "github.com/harvnet/harvnet/pkg/apis/k8s.cni.cncf.io/v1"
-	"github.com/harvnet/harvnet/pkg/desired"
+	"github.com/harvnet/harvnet/pkg/apis/network.harvesterhci.io/v1alpha1"
+	"github.com/harvnet/harvnet/pkg/nad"
 	"github.com/rancher/lasso/pkg/controller"
 	"github.com/rancher/wrangler/v3/pkg/generic"
 	"github.com/rancher/wrangler/v3/pkg/schemes"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
 func init() { schemes.Register(cniv1.AddToScheme) }
@@ -27,15 +25,20 @@ func nadController(scf controller.SharedControllerFactory) generic.ControllerInt
 	return generic.NewController[*cniv1.NetworkAttachmentDefinition, *cniv1.NetworkAttachmentDefinitionList](gvk, "network-attachment-definitions", true, scf)
 }
 
-// nadVLANs computes the VLAN IDs the bridge's NADs ask for. A NAD with a
-// bad config is skipped whole and gets one Warning event per version.
-type nadVLANs struct {
-	cache    generic.CacheInterface[*cniv1.NetworkAttachmentDefinition]
-	bridge   string
-	recorder record.EventRecorder
+// nadLister is what nadVLANs reads NADs from: the NAD cache, a fake in tests.
+type nadLister interface {
+	List(namespace string, selector labels.Selector) ([]*cniv1.NetworkAttachmentDefinition, error)
+}
 
-	mu     sync.Mutex
-	warned map[types.UID]string // resourceVersion last warned about
+// nadVLANs computes the VLAN IDs the bridge's NADs ask for, counting only
+// NADs in the namespaces the ClusterNetwork allows (all when it names none,
+// or does not exist). A NAD with a bad config, or outside the allow-list,
+// is skipped whole; the controller reports it, once, on the NAD.
+type nadVLANs struct {
+	cache  nadLister
+	bridge string
+	// network returns the ClusterNetwork "vlan", nil when absent.
+	network func() *v1alpha1.ClusterNetwork
 }
 
 func (n *nadVLANs) compute() ([]int, error) {
@@ -43,11 +46,17 @@ func (n *nadVLANs) compute() ([]int, error) {
 	if err != nil {
 		return nil, err
 	}
+	var allowed []string
+	if cn := n.network(); cn != nil {
+		allowed = cn.Spec.NADNamespaces
+	}
 	set := map[int]bool{}
-	for _, nad := range list {
-		vids, err := desired.VLANsFromNADConfig(nad.Spec.Config, n.bridge)
+	for _, d := range list {
+		if len(allowed) > 0 && !slices.Contains(allowed, d.Namespace) {
+			continue
+		}
+		vids, err := nad.VLANs(d.Spec.Config, n.bridge)
 		if err != nil {
-			n.warn(nad, err)
 			continue
 		}
 		for _, v := range vids {
@@ -60,14 +69,4 @@ func (n *nadVLANs) compute() ([]int, error) {
 	}
 	sort.Ints(out)
 	return out, nil
-}
-
-func (n *nadVLANs) warn(nad *cniv1.NetworkAttachmentDefinition, err error) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.warned[nad.UID] == nad.ResourceVersion {
-		return
-	}
-	n.warned[nad.UID] = nad.ResourceVersion
-	n.recorder.Eventf(nad, corev1.EventTypeWarning, "InvalidConfig", "harvnet skips this NetworkAttachmentDefinition: %v", err)
 }

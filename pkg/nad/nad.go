@@ -1,4 +1,8 @@
-package desired
+// Package nad reads the VLAN IDs a NetworkAttachmentDefinition's CNI config
+// asks of a bridge. It is pure and links nothing host-side, so both the
+// agent (which applies the VLANs) and the controller (which warns about
+// configs it cannot read) use it.
+package nad
 
 import (
 	"encoding/json"
@@ -32,10 +36,10 @@ type trunkItem struct {
 	ID    *int `json:"id,omitempty"`
 }
 
-// VLANsFromNADConfig returns the VLAN IDs a NAD's CNI config asks of the named
+// VLANs returns the VLAN IDs a NAD's CNI config asks of the named
 // bridge. A config for another plugin or bridge asks for nothing; a config
 // that is malformed or out of range is an error and must be skipped whole.
-func VLANsFromNADConfig(config, bridge string) ([]int, error) {
+func VLANs(config, bridge string) ([]int, error) {
 	var p pluginConf
 	if err := json.Unmarshal([]byte(config), &p); err != nil {
 		return nil, fmt.Errorf("CNI config is not valid JSON: %v", err)

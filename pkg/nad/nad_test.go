@@ -1,4 +1,4 @@
-package desired
+package nad
 
 import (
 	"slices"
@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-func TestVLANsFromNADConfig(t *testing.T) {
+func TestVLANs(t *testing.T) {
 	tests := []struct {
 		name    string
 		config  string
@@ -116,28 +116,28 @@ func TestVLANsFromNADConfig(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := VLANsFromNADConfig(tt.config, "br0")
+			got, err := VLANs(tt.config, "br0")
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("VLANsFromNADConfig() = %v, %v; want an error containing %q", got, err, tt.wantErr)
+					t.Fatalf("VLANs() = %v, %v; want an error containing %q", got, err, tt.wantErr)
 				}
 				if got != nil {
-					t.Errorf("VLANsFromNADConfig() returned %v with its error, want nil", got)
+					t.Errorf("VLANs() returned %v with its error, want nil", got)
 				}
 				return
 			}
 			if err != nil {
-				t.Fatalf("VLANsFromNADConfig() error = %v", err)
+				t.Fatalf("VLANs() error = %v", err)
 			}
 			if !slices.Equal(got, tt.want) {
-				t.Errorf("VLANsFromNADConfig() = %v, want %v", got, tt.want)
+				t.Errorf("VLANs() = %v, want %v", got, tt.want)
 			}
 		})
 	}
 }
 
 func TestVLANsFromNADConfigFullTrunk(t *testing.T) {
-	got, err := VLANsFromNADConfig(`{"type":"bridge","bridge":"br0","vlanTrunk":[{"minID":1,"maxID":4094}]}`, "br0")
+	got, err := VLANs(`{"type":"bridge","bridge":"br0","vlanTrunk":[{"minID":1,"maxID":4094}]}`, "br0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,9 +155,9 @@ func TestVLANsFromNADConfigOtherPluginSchema(t *testing.T) {
 		`{"type":"someplugin","vlanTrunk":"10-20"}`,
 		`{"type":"bridge","bridge":"br1","vlanTrunk":{"from":10}}`,
 	} {
-		got, err := VLANsFromNADConfig(config, "br0")
+		got, err := VLANs(config, "br0")
 		if err != nil || got != nil {
-			t.Errorf("VLANsFromNADConfig(%s) = %v, %v; want nil, nil", config, got, err)
+			t.Errorf("VLANs(%s) = %v, %v; want nil, nil", config, got, err)
 		}
 	}
 }

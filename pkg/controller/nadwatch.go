@@ -1,0 +1,118 @@
+package controller
+
+import (
+	"context"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/rancher/lasso/pkg/controller"
+	"github.com/rancher/wrangler/v3/pkg/generic"
+	"github.com/rancher/wrangler/v3/pkg/schemes"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/kubernetes"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/record"
+
+	cniv1 "github.com/harvnet/harvnet/pkg/apis/k8s.cni.cncf.io/v1"
+	"github.com/harvnet/harvnet/pkg/apis/network.harvesterhci.io/v1alpha1"
+	netctl "github.com/harvnet/harvnet/pkg/generated/controllers/network.harvesterhci.io/v1alpha1"
+)
+
+func init() { schemes.Register(cniv1.AddToScheme) }
+
+// nadResource is the NAD type's plural, as Multus's CRD serves it.
+const nadResource = "network-attachment-definitions"
+
+// nadDiscoveryInterval is how often the controller asks again whether the
+// cluster serves NADs, until it does.
+const nadDiscoveryInterval = 10 * time.Second
+
+// RunNADReports watches the NADs and reports the ones the agents skip (see
+// nadReports), once the API server serves them: without Multus's CRD a
+// watch would never sync, so until then it asks discovery every
+// nadDiscoveryInterval, and the rest of the controller never waits on it.
+// It returns when ctx ends.
+func RunNADReports(ctx context.Context, restCfg *rest.Config, kube kubernetes.Interface, networks netctl.ClusterNetworkController) {
+	b := record.NewBroadcaster(record.WithContext(ctx))
+	b.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: kube.CoreV1().Events("")})
+	recorder := b.NewRecorder(schemes.All, corev1.EventSource{Component: "harvnet-controller"})
+	reports := newNADReports(recorder, func() *v1alpha1.ClusterNetwork {
+		cn, err := networks.Cache().Get(v1alpha1.ClusterNetworkVLAN)
+		if err != nil {
+			return nil
+		}
+		return cn
+	})
+	said := false
+	for {
+		ok, err := nadsServed(kube)
+		switch {
+		case err != nil:
+			slog.Warn("cannot tell whether the cluster serves NetworkAttachmentDefinitions; asking again", "err", err, "every", nadDiscoveryInterval)
+		case ok:
+			if err := startNADWatch(ctx, restCfg, networks, reports); err == nil {
+				return
+			} else if ctx.Err() == nil {
+				slog.Warn("starting the NetworkAttachmentDefinition watch", "err", err)
+			}
+		case !said:
+			slog.Info("the cluster serves no NetworkAttachmentDefinitions (is Multus installed?); asking again", "every", nadDiscoveryInterval)
+			said = true
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(nadDiscoveryInterval):
+		}
+	}
+}
+
+func startNADWatch(ctx context.Context, restCfg *rest.Config, networks netctl.ClusterNetworkController, reports *nadReports) error {
+	scf, err := controller.NewSharedControllerFactoryFromConfig(restCfg, schemes.All)
+	if err != nil {
+		return err
+	}
+	gvk := schema.GroupVersionKind{Group: cniv1.SchemeGroupVersion.Group, Version: cniv1.SchemeGroupVersion.Version, Kind: "NetworkAttachmentDefinition"}
+	nads := generic.NewController[*cniv1.NetworkAttachmentDefinition, *cniv1.NetworkAttachmentDefinitionList](gvk, nadResource, true, scf)
+	nads.OnChange(ctx, "harvnet-nad-reports", func(key string, d *cniv1.NetworkAttachmentDefinition) (*cniv1.NetworkAttachmentDefinition, error) {
+		if d == nil {
+			reports.forget(key)
+			return nil, nil
+		}
+		reports.check(d)
+		return d, nil
+	})
+	// A new allow-list can put NADs outside it: look at each again.
+	networks.OnChange(ctx, "harvnet-nad-reports", func(name string, cn *v1alpha1.ClusterNetwork) (*v1alpha1.ClusterNetwork, error) {
+		if name != v1alpha1.ClusterNetworkVLAN {
+			return cn, nil
+		}
+		list, err := nads.Cache().List("", labels.Everything())
+		if err != nil {
+			return cn, err
+		}
+		for _, d := range list {
+			reports.check(d)
+		}
+		return cn, nil
+	})
+	return scf.Start(ctx, 1)
+}
+
+// nadsServed asks the API server's discovery whether it serves NADs.
+func nadsServed(kube kubernetes.Interface) (bool, error) {
+	rl, err := kube.Discovery().ServerResourcesForGroupVersion(cniv1.SchemeGroupVersion.String())
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return slices.ContainsFunc(rl.APIResources, func(r metav1.APIResource) bool { return r.Name == nadResource }), nil
+}
