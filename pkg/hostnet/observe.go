@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"sort"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
@@ -17,9 +18,29 @@ import (
 // infiniteLft is the kernel's "forever" address lifetime.
 const infiniteLft = 0xffffffff
 
+// dumpRetries bound how often Observe starts over when the kernel says a
+// dump was interrupted (NLM_F_DUMP_INTR: the table changed while it was
+// read, e.g. an IPv6 address finishing DAD). netlinksafe already retries
+// each dump at once a few times; on a slow or busy node those can all land
+// in the same burst of changes, so Observe waits a little and reads the
+// whole picture again rather than failing the pass.
+var dumpRetries = []time.Duration{time.Millisecond, 5 * time.Millisecond, 20 * time.Millisecond, 50 * time.Millisecond}
+
 // Observe reads the host's links, addresses, routes and bridge VLANs, plus
 // the netfilter parts read by the last RefreshNetfilter.
 func (h *Host) Observe() (*hoststate.State, error) {
+	st, err := h.observe()
+	for _, wait := range dumpRetries {
+		if !errors.Is(err, netlink.ErrDumpInterrupted) {
+			break
+		}
+		time.Sleep(wait)
+		st, err = h.observe()
+	}
+	return st, err
+}
+
+func (h *Host) observe() (*hoststate.State, error) {
 	links, err := h.nl.LinkList()
 	if err != nil {
 		return nil, fmt.Errorf("listing links: %w", err)
