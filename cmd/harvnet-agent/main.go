@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/harvnet/harvnet/pkg/hostloop"
 	"github.com/harvnet/harvnet/pkg/hostnet"
 	"github.com/harvnet/harvnet/pkg/metrics"
+	"github.com/harvnet/harvnet/pkg/statelock"
 )
 
 func main() {
@@ -55,6 +57,20 @@ func run(args []string) error {
 	if err != nil {
 		return fmt.Errorf("kubeconfig: %w", err)
 	}
+	ctx, cancel := cmdutil.SignalContext()
+	defer cancel()
+	// One agent per node acts: a second one (a force-deleted pod whose
+	// container still runs, a debug copy) waits here, before anything reads
+	// or changes the host, until the holder exits. It serves no probes
+	// meanwhile: with hostNetwork the holder has the same ports and answers.
+	lock, err := statelock.Acquire(ctx, *stateDir, *nodeName, func(holder string) {
+		slog.Warn("another harvnet-agent acts on this node; waiting for it to exit before touching the host",
+			"lock", filepath.Join(*stateDir, statelock.FileName), "holder", holder)
+	})
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
 	host, err := hostnet.New("")
 	if err != nil {
 		return err
@@ -66,8 +82,6 @@ func run(args []string) error {
 		}
 	}
 
-	ctx, cancel := cmdutil.SignalContext()
-	defer cancel()
 	reg := metrics.NewRegistry()
 	a, err := agent.New(ctx, restCfg, host, agent.Config{
 		NodeName: *nodeName,

@@ -38,9 +38,19 @@ func findEbtables() (*ebtables, string) {
 }
 
 func (e *ebtables) run(args ...string) (string, error) {
-	cmd := exec.Command(e.path, append([]string{"-t", "broute"}, args...)...)
+	cmd := exec.Command(e.path, ebtablesArgs(args...)...)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
+}
+
+// ebtablesArgs aims args at the broute table. --concurrent makes
+// ebtables-legacy take its file lock (/var/lib/ebtables/lock): it reads, edits
+// and writes back a whole table, so without it a concurrent writer (another
+// agent, the admin, a CNI plugin) and harvnet can each lose the other's
+// rule. Both Debian 12 flavours accept it (the nft one ignores it; nftables
+// transactions need no lock).
+func ebtablesArgs(args ...string) []string {
+	return append([]string{"--concurrent", "-t", "broute"}, args...)
 }
 
 func firstLine(out string, err error) string {
