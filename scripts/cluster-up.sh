@@ -253,6 +253,9 @@ disabled_plugins = ["io.containerd.nri.v1.nri", "io.containerd.tracing.processor
   # its oom_score_adj below its parent's: clamp what the kubelet asks (-998
   # for sandboxes) instead of failing every pod.
   restrict_oom_score_adj = true
+  # Pod network namespaces under the node's own state dir, not the host's
+  # /run/netns: they go with the node at cluster-down, even after a kill.
+  netns_mounts_under_state_dir = true
   [plugins.'io.containerd.cri.v1.runtime'.cni]
     bin_dirs = ["$bin/cni"]
     conf_dir = "$nd/cni-conf"
