@@ -104,23 +104,23 @@ func New(ctx context.Context, restCfg *rest.Config, host *hostnet.Host, cfg Conf
 	nodes.OnChange(ctx, "harvnet-agent", func(_ string, n *v1alpha1.Node) (*v1alpha1.Node, error) {
 		return onNode(api, in, cfg.NodeName, n)
 	})
-	nads.OnChange(ctx, "harvnet-agent", func(_ string, nad *cniv1.NetworkAttachmentDefinition) (*cniv1.NetworkAttachmentDefinition, error) {
+	// recompute hands the loop the VLANs the NADs ask for now.
+	recompute := func() error {
 		v, err := vl.compute()
 		if err == nil {
 			in.vlans(v)
 		}
-		return nad, err
+		return err
+	}
+	nads.OnChange(ctx, "harvnet-agent", func(_ string, nad *cniv1.NetworkAttachmentDefinition) (*cniv1.NetworkAttachmentDefinition, error) {
+		return nad, recompute()
 	})
 	// The namespace allow-list changes which NADs count.
 	networks.OnChange(ctx, "harvnet-agent", func(name string, cn *v1alpha1.ClusterNetwork) (*v1alpha1.ClusterNetwork, error) {
 		if name != v1alpha1.ClusterNetworkVLAN || !nadsStarted.Load() {
 			return cn, nil
 		}
-		v, err := vl.compute()
-		if err == nil {
-			in.vlans(v)
-		}
-		return cn, err
+		return cn, recompute()
 	})
 	a.nads = &nadSource{
 		served: nadsServed(kube.Discovery()),
@@ -131,11 +131,7 @@ func New(ctx context.Context, restCfg *rest.Config, host *hostnet.Host, cfg Conf
 				return err
 			}
 			nadsStarted.Store(true)
-			v, err := vl.compute()
-			if err == nil {
-				in.vlans(v)
-			}
-			return err
+			return recompute()
 		},
 		in:       in,
 		interval: 10 * time.Second,
