@@ -37,10 +37,7 @@ func TestEventsOncePerDiagnostic(t *testing.T) {
 	w := newWriter(nodeName, opts, &fakeAPI{}, rec, nil)
 	for i, s := range steps {
 		w.events(s.res)
-		var got []string
-		for len(rec.Events) > 0 {
-			got = append(got, <-rec.Events)
-		}
+		got := recorded(rec)
 		if !slices.EqualFunc(got, s.want, strings.HasPrefix) {
 			t.Errorf("step %d: events %q, want ones starting %q", i, got, s.want)
 		}

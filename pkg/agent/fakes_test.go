@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"fmt"
+	"k8s.io/client-go/tools/record"
 	"strconv"
 	"sync"
 	"time"
@@ -159,4 +160,13 @@ func (f *fakeCore) Get(_ context.Context, name string, _ metav1.GetOptions) (*co
 		return &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}}, nil
 	}
 	return nil, apierrors.NewNotFound(schema.GroupResource{Resource: "nodes"}, name)
+}
+
+// recorded drains the Events a fake recorder holds.
+func recorded(rec *record.FakeRecorder) []string {
+	var got []string
+	for len(rec.Events) > 0 {
+		got = append(got, <-rec.Events)
+	}
+	return got
 }

@@ -285,10 +285,7 @@ func TestEventsWarnOncePerProblem(t *testing.T) {
 	w := newWriter(nodeName, opts, &fakeAPI{}, rec, nil)
 	for i, s := range steps {
 		w.events(s.res)
-		var got []string
-		for len(rec.Events) > 0 {
-			got = append(got, <-rec.Events)
-		}
+		got := recorded(rec)
 		if !slices.Equal(got, s.want) {
 			t.Errorf("step %d: events %q, want %q", i, got, s.want)
 		}
