@@ -20,10 +20,18 @@ import (
 func ForKind(kind schema.GroupVersionKind) interface{} {
 	switch kind {
 	// Group=network.harvesterhci.io, Version=v1alpha1
+	case v1alpha1.SchemeGroupVersion.WithKind("BondOptions"):
+		return &networkharvesterhciiov1alpha1.BondOptionsApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("BondSlaveStatus"):
+		return &networkharvesterhciiov1alpha1.BondSlaveStatusApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("BondStatus"):
+		return &networkharvesterhciiov1alpha1.BondStatusApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("ClusterNetwork"):
 		return &networkharvesterhciiov1alpha1.ClusterNetworkApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("ClusterNetworkSpec"):
 		return &networkharvesterhciiov1alpha1.ClusterNetworkSpecApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("ClusterNetworkStatus"):
+		return &networkharvesterhciiov1alpha1.ClusterNetworkStatusApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("Diagnostic"):
 		return &networkharvesterhciiov1alpha1.DiagnosticApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("LinkStatus"):
@@ -32,12 +40,24 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &networkharvesterhciiov1alpha1.NetworkSpecApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("NIC"):
 		return &networkharvesterhciiov1alpha1.NICApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("NICRef"):
+		return &networkharvesterhciiov1alpha1.NICRefApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("Node"):
 		return &networkharvesterhciiov1alpha1.NodeApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("NodeSpec"):
 		return &networkharvesterhciiov1alpha1.NodeSpecApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("NodeStatus"):
 		return &networkharvesterhciiov1alpha1.NodeStatusApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("ProbeSpec"):
+		return &networkharvesterhciiov1alpha1.ProbeSpecApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("ResolvedNIC"):
+		return &networkharvesterhciiov1alpha1.ResolvedNICApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("RollbackStatus"):
+		return &networkharvesterhciiov1alpha1.RollbackStatusApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("RolloutStatus"):
+		return &networkharvesterhciiov1alpha1.RolloutStatusApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("UplinkSpec"):
+		return &networkharvesterhciiov1alpha1.UplinkSpecApplyConfiguration{}
 
 	}
 	return nil

@@ -1,6 +1,9 @@
 package v1alpha1
 
-import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+)
 
 // ClusterNetworkVLAN is the name of the one ClusterNetwork harvnet reads.
 const ClusterNetworkVLAN = "vlan"
@@ -16,14 +19,17 @@ const ClusterNetworkVLAN = "vlan"
 // ClusterNetwork switches the VLAN network on for the whole cluster.
 //
 // +kubebuilder:resource:scope=Cluster,shortName={cn}
+// +kubebuilder:subresource:status
 // +kubebuilder:printcolumn:name="ENABLE",type=boolean,JSONPath=`.spec.enable`
 // +kubebuilder:printcolumn:name="DEFAULT-NIC",type=string,JSONPath=`.spec.defaultPhysicalNIC`
+// +kubebuilder:printcolumn:name="ROLLOUT",type=string,JSONPath=`.status.rollout.summary`
 // +kubebuilder:printcolumn:name="AGE",type=date,JSONPath=`.metadata.creationTimestamp`
 type ClusterNetwork struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	Spec ClusterNetworkSpec `json:"spec,omitempty"`
+	Spec   ClusterNetworkSpec   `json:"spec,omitempty"`
+	Status ClusterNetworkStatus `json:"status,omitempty"`
 }
 
 // ClusterNetworkList is a list of ClusterNetworks.
@@ -52,4 +58,76 @@ type ClusterNetworkSpec struct {
 	// +kubebuilder:validation:MaxItems=256
 	// +kubebuilder:validation:items:MaxLength=63
 	NADNamespaces []string `json:"nadNamespaces,omitempty"`
+	// NodeSelector picks the nodes that get the network; unset means
+	// every node. A node that leaves the selection is torn down through
+	// the staged rollout, like a disable.
+	// +optional
+	NodeSelector *metav1.LabelSelector `json:"nodeSelector,omitempty"`
+	// MaxUnavailable is how many nodes (a number, or a percentage of the
+	// selected nodes, rounded down but at least 1) a change rolls out to at
+	// once; the next wave starts when those report Ready. Default 1.
+	// +optional
+	// +kubebuilder:validation:XIntOrString
+	// +kubebuilder:validation:XValidation:rule=`type(self) == int ? self >= 1 : self.matches('^[1-9][0-9]?%$|^100%$')`,message=`maxUnavailable must be a positive number of nodes or a percentage from 1% to 100%`
+	MaxUnavailable *intstr.IntOrString `json:"maxUnavailable,omitempty"`
+	// Probes are what each agent checks after a change that moves the
+	// node's own addresses or routes; a change that breaks them is rolled
+	// back.
+	// +optional
+	Probes ProbeSpec `json:"probes,omitempty"`
 }
+
+// ProbeSpec tunes the connectivity probes. The default gateways and the
+// API server are always probed.
+type ProbeSpec struct {
+	// Targets are extra addresses that must stay reachable (a DNS server, a
+	// storage host): an IP address, probed by ICMP echo, or IP:port,
+	// probed by a TCP connect.
+	// +optional
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:MaxLength=64
+	Targets []string `json:"targets,omitempty"`
+	// TimeoutSeconds is how long a probe that passed before the change may
+	// keep failing after it before the change is rolled back. Default 10.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=300
+	TimeoutSeconds int `json:"timeoutSeconds,omitempty"`
+}
+
+// ClusterNetworkStatus is the controller's view of the rollout.
+type ClusterNetworkStatus struct {
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	// +optional
+	Rollout *RolloutStatus `json:"rollout,omitempty"`
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// RolloutStatus is the progress of the current staged rollout.
+type RolloutStatus struct {
+	// Summary is "updated/total" plus a word ("3/5 rolling", "5/5 done",
+	// "2/5 halted"), for `kubectl get clusternetwork`.
+	Summary string `json:"summary"`
+	Total   int    `json:"total"`
+	Updated int    `json:"updated"`
+	// Wave is the nodes being changed now.
+	// +optional
+	// +kubebuilder:validation:MaxItems=1000
+	Wave []string `json:"wave,omitempty"`
+	// HaltedBy names the node whose rollback stopped the rollout.
+	// +optional
+	HaltedBy string `json:"haltedBy,omitempty"`
+}
+
+// Condition types of a ClusterNetwork.
+const (
+	// ConditionRolloutProgressing is True while waves are being rolled out.
+	ConditionRolloutProgressing = "RolloutProgressing"
+	// ConditionRolloutHalted is True when a node rolled back; the rest
+	// wait for the admin.
+	ConditionRolloutHalted = "RolloutHalted"
+)

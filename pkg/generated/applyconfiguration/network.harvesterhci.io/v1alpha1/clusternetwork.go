@@ -23,7 +23,8 @@ import (
 type ClusterNetworkApplyConfiguration struct {
 	v1.TypeMetaApplyConfiguration    `json:""`
 	*v1.ObjectMetaApplyConfiguration `json:"metadata,omitempty"`
-	Spec                             *ClusterNetworkSpecApplyConfiguration `json:"spec,omitempty"`
+	Spec                             *ClusterNetworkSpecApplyConfiguration   `json:"spec,omitempty"`
+	Status                           *ClusterNetworkStatusApplyConfiguration `json:"status,omitempty"`
 }
 
 // ClusterNetwork constructs a declarative configuration of the ClusterNetwork type for use with
@@ -201,6 +202,14 @@ func (b *ClusterNetworkApplyConfiguration) ensureObjectMetaApplyConfigurationExi
 // If called multiple times, the Spec field is set to the value of the last call.
 func (b *ClusterNetworkApplyConfiguration) WithSpec(value *ClusterNetworkSpecApplyConfiguration) *ClusterNetworkApplyConfiguration {
 	b.Spec = value
+	return b
+}
+
+// WithStatus sets the Status field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Status field is set to the value of the last call.
+func (b *ClusterNetworkApplyConfiguration) WithStatus(value *ClusterNetworkStatusApplyConfiguration) *ClusterNetworkApplyConfiguration {
+	b.Status = value
 	return b
 }
 

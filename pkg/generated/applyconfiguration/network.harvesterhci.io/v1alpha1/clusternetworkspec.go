@@ -6,6 +6,11 @@ Copyright The harvnet Authors.
 
 package v1alpha1
 
+import (
+	intstr "k8s.io/apimachinery/pkg/util/intstr"
+	v1 "k8s.io/client-go/applyconfigurations/meta/v1"
+)
+
 // ClusterNetworkSpecApplyConfiguration represents a declarative configuration of the ClusterNetworkSpec type for use
 // with apply.
 //
@@ -17,6 +22,18 @@ type ClusterNetworkSpecApplyConfiguration struct {
 	// may put VLANs on the nodes' uplinks; empty means every namespace.
 	// NADs elsewhere are ignored and reported.
 	NADNamespaces []string `json:"nadNamespaces,omitempty"`
+	// NodeSelector picks the nodes that get the network; unset means
+	// every node. A node that leaves the selection is torn down through
+	// the staged rollout, like a disable.
+	NodeSelector *v1.LabelSelectorApplyConfiguration `json:"nodeSelector,omitempty"`
+	// MaxUnavailable is how many nodes (a number, or a percentage of the
+	// selected nodes, rounded down but at least 1) a change rolls out to at
+	// once; the next wave starts when those report Ready. Default 1.
+	MaxUnavailable *intstr.IntOrString `json:"maxUnavailable,omitempty"`
+	// Probes are what each agent checks after a change that moves the
+	// node's own addresses or routes; a change that breaks them is rolled
+	// back.
+	Probes *ProbeSpecApplyConfiguration `json:"probes,omitempty"`
 }
 
 // ClusterNetworkSpecApplyConfiguration constructs a declarative configuration of the ClusterNetworkSpec type for use with
@@ -48,5 +65,29 @@ func (b *ClusterNetworkSpecApplyConfiguration) WithNADNamespaces(values ...strin
 	for i := range values {
 		b.NADNamespaces = append(b.NADNamespaces, values[i])
 	}
+	return b
+}
+
+// WithNodeSelector sets the NodeSelector field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the NodeSelector field is set to the value of the last call.
+func (b *ClusterNetworkSpecApplyConfiguration) WithNodeSelector(value *v1.LabelSelectorApplyConfiguration) *ClusterNetworkSpecApplyConfiguration {
+	b.NodeSelector = value
+	return b
+}
+
+// WithMaxUnavailable sets the MaxUnavailable field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the MaxUnavailable field is set to the value of the last call.
+func (b *ClusterNetworkSpecApplyConfiguration) WithMaxUnavailable(value intstr.IntOrString) *ClusterNetworkSpecApplyConfiguration {
+	b.MaxUnavailable = &value
+	return b
+}
+
+// WithProbes sets the Probes field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Probes field is set to the value of the last call.
+func (b *ClusterNetworkSpecApplyConfiguration) WithProbes(value *ProbeSpecApplyConfiguration) *ClusterNetworkSpecApplyConfiguration {
+	b.Probes = value
 	return b
 }

@@ -28,8 +28,10 @@ type LinkStatusApplyConfiguration struct {
 	// Routes in `ip route` form, e.g. "10.0.0.0/24 dev br0 proto kernel scope link src 10.0.0.5".
 	Routes []string `json:"routes,omitempty"`
 	// VLANFiltering is set for bridges only.
-	VLANFiltering *bool                            `json:"vlanFiltering,omitempty"`
-	Conditions    []v1.ConditionApplyConfiguration `json:"conditions,omitempty"`
+	VLANFiltering *bool `json:"vlanFiltering,omitempty"`
+	// Bond is set for bonds only.
+	Bond       *BondStatusApplyConfiguration    `json:"bond,omitempty"`
+	Conditions []v1.ConditionApplyConfiguration `json:"conditions,omitempty"`
 }
 
 // LinkStatusApplyConfiguration constructs a declarative configuration of the LinkStatus type for use with
@@ -129,6 +131,14 @@ func (b *LinkStatusApplyConfiguration) WithRoutes(values ...string) *LinkStatusA
 // If called multiple times, the VLANFiltering field is set to the value of the last call.
 func (b *LinkStatusApplyConfiguration) WithVLANFiltering(value bool) *LinkStatusApplyConfiguration {
 	b.VLANFiltering = &value
+	return b
+}
+
+// WithBond sets the Bond field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Bond field is set to the value of the last call.
+func (b *LinkStatusApplyConfiguration) WithBond(value *BondStatusApplyConfiguration) *LinkStatusApplyConfiguration {
+	b.Bond = value
 	return b
 }
 

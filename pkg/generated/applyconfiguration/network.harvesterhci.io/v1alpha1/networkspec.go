@@ -18,6 +18,13 @@ type NetworkSpecApplyConfiguration struct {
 	Type *networkharvesterhciiov1alpha1.NetworkType `json:"type,omitempty"`
 	// NIC is the uplink to enslave to the bridge; empty means a bridge without uplink.
 	NIC *string `json:"nic,omitempty"`
+	// Uplink is an uplink of one or more NICs named by stable identity,
+	// bonded when there is more than one (or when bond is set). Use either
+	// nic or uplink, not both.
+	Uplink *UplinkSpecApplyConfiguration `json:"uplink,omitempty"`
+	// MTU is applied to the uplink NICs, the bond, the bridge and the
+	// VM-facing ports alike; 0 leaves the kernel's MTU as it is.
+	MTU *int `json:"mtu,omitempty"`
 }
 
 // NetworkSpecApplyConfiguration constructs a declarative configuration of the NetworkSpec type for use with
@@ -39,5 +46,21 @@ func (b *NetworkSpecApplyConfiguration) WithType(value networkharvesterhciiov1al
 // If called multiple times, the NIC field is set to the value of the last call.
 func (b *NetworkSpecApplyConfiguration) WithNIC(value string) *NetworkSpecApplyConfiguration {
 	b.NIC = &value
+	return b
+}
+
+// WithUplink sets the Uplink field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Uplink field is set to the value of the last call.
+func (b *NetworkSpecApplyConfiguration) WithUplink(value *UplinkSpecApplyConfiguration) *NetworkSpecApplyConfiguration {
+	b.Uplink = value
+	return b
+}
+
+// WithMTU sets the MTU field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the MTU field is set to the value of the last call.
+func (b *NetworkSpecApplyConfiguration) WithMTU(value int) *NetworkSpecApplyConfiguration {
+	b.MTU = &value
 	return b
 }

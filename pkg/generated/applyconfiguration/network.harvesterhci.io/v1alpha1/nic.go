@@ -26,6 +26,13 @@ type NICApplyConfiguration struct {
 	Usable           *bool                                    `json:"usable,omitempty"`
 	// UnusableReason says why Usable is false.
 	UnusableReason *string `json:"unusableReason,omitempty"`
+	// Driver is the kernel driver, e.g. "ixgbe".
+	Driver    *string `json:"driver,omitempty"`
+	SpeedMbps *int    `json:"speedMbps,omitempty"`
+	// PCIAddress is the NIC's PCI slot, for spec.network.uplink.nics[].pciAddress.
+	PCIAddress *string `json:"pciAddress,omitempty"`
+	// PermanentMAC is the burnt-in MAC, for spec.network.uplink.nics[].mac.
+	PermanentMAC *string `json:"permanentMAC,omitempty"`
 }
 
 // NICApplyConfiguration constructs a declarative configuration of the NIC type for use with
@@ -111,5 +118,37 @@ func (b *NICApplyConfiguration) WithUsable(value bool) *NICApplyConfiguration {
 // If called multiple times, the UnusableReason field is set to the value of the last call.
 func (b *NICApplyConfiguration) WithUnusableReason(value string) *NICApplyConfiguration {
 	b.UnusableReason = &value
+	return b
+}
+
+// WithDriver sets the Driver field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Driver field is set to the value of the last call.
+func (b *NICApplyConfiguration) WithDriver(value string) *NICApplyConfiguration {
+	b.Driver = &value
+	return b
+}
+
+// WithSpeedMbps sets the SpeedMbps field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the SpeedMbps field is set to the value of the last call.
+func (b *NICApplyConfiguration) WithSpeedMbps(value int) *NICApplyConfiguration {
+	b.SpeedMbps = &value
+	return b
+}
+
+// WithPCIAddress sets the PCIAddress field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the PCIAddress field is set to the value of the last call.
+func (b *NICApplyConfiguration) WithPCIAddress(value string) *NICApplyConfiguration {
+	b.PCIAddress = &value
+	return b
+}
+
+// WithPermanentMAC sets the PermanentMAC field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the PermanentMAC field is set to the value of the last call.
+func (b *NICApplyConfiguration) WithPermanentMAC(value string) *NICApplyConfiguration {
+	b.PermanentMAC = &value
 	return b
 }

@@ -34,6 +34,18 @@ type NodeStatusApplyConfiguration struct {
 	Diagnostics []DiagnosticApplyConfiguration `json:"diagnostics,omitempty"`
 	// DiagnosticCount is len(diagnostics), for `kubectl get -o wide`.
 	DiagnosticCount *int `json:"diagnosticCount,omitempty"`
+	// UplinkNICs is how each NIC of spec.network.uplink resolved to an
+	// interface name today, in the spec's order.
+	UplinkNICs []ResolvedNICApplyConfiguration `json:"uplinkNICs,omitempty"`
+	// MTU is the bridge's MTU as the kernel reports it, for `kubectl get -o wide`.
+	MTU *int `json:"mtu,omitempty"`
+	// BondState summarises the bond ("up 2/2", "degraded 1/2: eth1 down"),
+	// for `kubectl get -o wide`; empty without a bond.
+	BondState *string `json:"bondState,omitempty"`
+	// Rollback is set while the agent holds the node on its previous
+	// network because the last change failed its probes; it clears when
+	// the spec changes or the retry annotation asks again.
+	Rollback *RollbackStatusApplyConfiguration `json:"rollback,omitempty"`
 }
 
 // NodeStatusApplyConfiguration constructs a declarative configuration of the NodeStatus type for use with
@@ -134,5 +146,42 @@ func (b *NodeStatusApplyConfiguration) WithDiagnostics(values ...*DiagnosticAppl
 // If called multiple times, the DiagnosticCount field is set to the value of the last call.
 func (b *NodeStatusApplyConfiguration) WithDiagnosticCount(value int) *NodeStatusApplyConfiguration {
 	b.DiagnosticCount = &value
+	return b
+}
+
+// WithUplinkNICs adds the given value to the UplinkNICs field in the declarative configuration
+// and returns the receiver, so that objects can be build by chaining "With" function invocations.
+// If called multiple times, values provided by each call will be appended to the UplinkNICs field.
+func (b *NodeStatusApplyConfiguration) WithUplinkNICs(values ...*ResolvedNICApplyConfiguration) *NodeStatusApplyConfiguration {
+	for i := range values {
+		if values[i] == nil {
+			panic("nil value passed to WithUplinkNICs")
+		}
+		b.UplinkNICs = append(b.UplinkNICs, *values[i])
+	}
+	return b
+}
+
+// WithMTU sets the MTU field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the MTU field is set to the value of the last call.
+func (b *NodeStatusApplyConfiguration) WithMTU(value int) *NodeStatusApplyConfiguration {
+	b.MTU = &value
+	return b
+}
+
+// WithBondState sets the BondState field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the BondState field is set to the value of the last call.
+func (b *NodeStatusApplyConfiguration) WithBondState(value string) *NodeStatusApplyConfiguration {
+	b.BondState = &value
+	return b
+}
+
+// WithRollback sets the Rollback field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Rollback field is set to the value of the last call.
+func (b *NodeStatusApplyConfiguration) WithRollback(value *RollbackStatusApplyConfiguration) *NodeStatusApplyConfiguration {
+	b.Rollback = value
 	return b
 }

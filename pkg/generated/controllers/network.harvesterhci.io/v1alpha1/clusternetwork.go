@@ -7,8 +7,19 @@ Copyright The harvnet Authors.
 package v1alpha1
 
 import (
+	"context"
+	"sync"
+	"time"
+
 	v1alpha1 "github.com/harvnet/harvnet/pkg/apis/network.harvesterhci.io/v1alpha1"
+	"github.com/rancher/wrangler/v3/pkg/apply"
+	"github.com/rancher/wrangler/v3/pkg/condition"
 	"github.com/rancher/wrangler/v3/pkg/generic"
+	"github.com/rancher/wrangler/v3/pkg/kv"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
 // ClusterNetworkController interface for managing ClusterNetwork resources.
@@ -24,4 +35,162 @@ type ClusterNetworkClient interface {
 // ClusterNetworkCache interface for retrieving ClusterNetwork resources in memory.
 type ClusterNetworkCache interface {
 	generic.NonNamespacedCacheInterface[*v1alpha1.ClusterNetwork]
+}
+
+// ClusterNetworkStatusHandler is executed for every added or modified ClusterNetwork. Should return the new status to be updated
+type ClusterNetworkStatusHandler func(obj *v1alpha1.ClusterNetwork, status v1alpha1.ClusterNetworkStatus) (v1alpha1.ClusterNetworkStatus, error)
+
+// ClusterNetworkGeneratingHandler is the top-level handler that is executed for every ClusterNetwork event. It extends ClusterNetworkStatusHandler by a returning a slice of child objects to be passed to apply.Apply
+type ClusterNetworkGeneratingHandler func(obj *v1alpha1.ClusterNetwork, status v1alpha1.ClusterNetworkStatus) ([]runtime.Object, v1alpha1.ClusterNetworkStatus, error)
+
+// RegisterClusterNetworkStatusHandler configures a ClusterNetworkController to execute a ClusterNetworkStatusHandler for every events observed.
+// If a non-empty condition is provided, it will be updated in the status conditions for every handler execution
+func RegisterClusterNetworkStatusHandler(ctx context.Context, controller ClusterNetworkController, condition condition.Cond, name string, handler ClusterNetworkStatusHandler) {
+	statusHandler := &clusterNetworkStatusHandler{
+		client:    controller,
+		condition: condition,
+		handler:   handler,
+	}
+	controller.AddGenericHandler(ctx, name, generic.FromObjectHandlerToHandler(statusHandler.sync))
+}
+
+// RegisterClusterNetworkGeneratingHandler configures a ClusterNetworkController to execute a ClusterNetworkGeneratingHandler for every events observed, passing the returned objects to the provided apply.Apply.
+// If a non-empty condition is provided, it will be updated in the status conditions for every handler execution
+func RegisterClusterNetworkGeneratingHandler(ctx context.Context, controller ClusterNetworkController, apply apply.Apply,
+	condition condition.Cond, name string, handler ClusterNetworkGeneratingHandler, opts *generic.GeneratingHandlerOptions) {
+	statusHandler := &clusterNetworkGeneratingHandler{
+		ClusterNetworkGeneratingHandler: handler,
+		apply:                           apply,
+		name:                            name,
+		gvk:                             controller.GroupVersionKind(),
+	}
+	if opts != nil {
+		statusHandler.opts = *opts
+	}
+	controller.OnChange(ctx, name, statusHandler.Remove)
+	RegisterClusterNetworkStatusHandler(ctx, controller, condition, name, statusHandler.Handle)
+}
+
+type clusterNetworkStatusHandler struct {
+	client    ClusterNetworkClient
+	condition condition.Cond
+	handler   ClusterNetworkStatusHandler
+}
+
+// sync is executed on every resource addition or modification. Executes the configured handlers and sends the updated status to the Kubernetes API
+func (a *clusterNetworkStatusHandler) sync(key string, obj *v1alpha1.ClusterNetwork) (*v1alpha1.ClusterNetwork, error) {
+	if obj == nil {
+		return obj, nil
+	}
+
+	origStatus := obj.Status.DeepCopy()
+	obj = obj.DeepCopy()
+	newStatus, err := a.handler(obj, obj.Status)
+	if err != nil {
+		// Revert to old status on error
+		newStatus = *origStatus.DeepCopy()
+	}
+
+	if a.condition != "" {
+		if errors.IsConflict(err) {
+			a.condition.SetError(&newStatus, "", nil)
+		} else {
+			a.condition.SetError(&newStatus, "", err)
+		}
+	}
+	if !equality.Semantic.DeepEqual(origStatus, &newStatus) {
+		if a.condition != "" {
+			// Since status has changed, update the lastUpdatedTime
+			a.condition.LastUpdated(&newStatus, time.Now().UTC().Format(time.RFC3339))
+		}
+
+		var newErr error
+		obj.Status = newStatus
+		newObj, newErr := a.client.UpdateStatus(obj)
+		if err == nil {
+			err = newErr
+		}
+		if newErr == nil {
+			obj = newObj
+		}
+	}
+	return obj, err
+}
+
+type clusterNetworkGeneratingHandler struct {
+	ClusterNetworkGeneratingHandler
+	apply apply.Apply
+	opts  generic.GeneratingHandlerOptions
+	gvk   schema.GroupVersionKind
+	name  string
+	seen  sync.Map
+}
+
+// Remove handles the observed deletion of a resource, cascade deleting every associated resource previously applied
+func (a *clusterNetworkGeneratingHandler) Remove(key string, obj *v1alpha1.ClusterNetwork) (*v1alpha1.ClusterNetwork, error) {
+	if obj != nil {
+		return obj, nil
+	}
+
+	obj = &v1alpha1.ClusterNetwork{}
+	obj.Namespace, obj.Name = kv.RSplit(key, "/")
+	obj.SetGroupVersionKind(a.gvk)
+
+	if a.opts.UniqueApplyForResourceVersion {
+		a.seen.Delete(key)
+	}
+
+	return nil, generic.ConfigureApplyForObject(a.apply, obj, &a.opts).
+		WithOwner(obj).
+		WithSetID(a.name).
+		ApplyObjects()
+}
+
+// Handle executes the configured ClusterNetworkGeneratingHandler and pass the resulting objects to apply.Apply, finally returning the new status of the resource
+func (a *clusterNetworkGeneratingHandler) Handle(obj *v1alpha1.ClusterNetwork, status v1alpha1.ClusterNetworkStatus) (v1alpha1.ClusterNetworkStatus, error) {
+	if !obj.DeletionTimestamp.IsZero() {
+		return status, nil
+	}
+
+	objs, newStatus, err := a.ClusterNetworkGeneratingHandler(obj, status)
+	if err != nil {
+		return newStatus, err
+	}
+	if !a.isNewResourceVersion(obj) {
+		return newStatus, nil
+	}
+
+	err = generic.ConfigureApplyForObject(a.apply, obj, &a.opts).
+		WithOwner(obj).
+		WithSetID(a.name).
+		ApplyObjects(objs...)
+	if err != nil {
+		return newStatus, err
+	}
+	a.storeResourceVersion(obj)
+	return newStatus, nil
+}
+
+// isNewResourceVersion detects if a specific resource version was already successfully processed.
+// Only used if UniqueApplyForResourceVersion is set in generic.GeneratingHandlerOptions
+func (a *clusterNetworkGeneratingHandler) isNewResourceVersion(obj *v1alpha1.ClusterNetwork) bool {
+	if !a.opts.UniqueApplyForResourceVersion {
+		return true
+	}
+
+	// Apply once per resource version
+	key := obj.Namespace + "/" + obj.Name
+	previous, ok := a.seen.Load(key)
+	return !ok || previous != obj.ResourceVersion
+}
+
+// storeResourceVersion keeps track of the latest resource version of an object for which Apply was executed
+// Only used if UniqueApplyForResourceVersion is set in generic.GeneratingHandlerOptions
+func (a *clusterNetworkGeneratingHandler) storeResourceVersion(obj *v1alpha1.ClusterNetwork) {
+	if !a.opts.UniqueApplyForResourceVersion {
+		return
+	}
+
+	key := obj.Namespace + "/" + obj.Name
+	a.seen.Store(key, obj.ResourceVersion)
 }

@@ -28,6 +28,8 @@ type ClusterNetworksGetter interface {
 type ClusterNetworkInterface interface {
 	Create(ctx context.Context, clusterNetwork *networkharvesterhciiov1alpha1.ClusterNetwork, opts v1.CreateOptions) (*networkharvesterhciiov1alpha1.ClusterNetwork, error)
 	Update(ctx context.Context, clusterNetwork *networkharvesterhciiov1alpha1.ClusterNetwork, opts v1.UpdateOptions) (*networkharvesterhciiov1alpha1.ClusterNetwork, error)
+	// Add a +genclient:noStatus comment above the type to avoid generating UpdateStatus().
+	UpdateStatus(ctx context.Context, clusterNetwork *networkharvesterhciiov1alpha1.ClusterNetwork, opts v1.UpdateOptions) (*networkharvesterhciiov1alpha1.ClusterNetwork, error)
 	Delete(ctx context.Context, name string, opts v1.DeleteOptions) error
 	DeleteCollection(ctx context.Context, opts v1.DeleteOptions, listOpts v1.ListOptions) error
 	Get(ctx context.Context, name string, opts v1.GetOptions) (*networkharvesterhciiov1alpha1.ClusterNetwork, error)
@@ -35,6 +37,8 @@ type ClusterNetworkInterface interface {
 	Watch(ctx context.Context, opts v1.ListOptions) (watch.Interface, error)
 	Patch(ctx context.Context, name string, pt types.PatchType, data []byte, opts v1.PatchOptions, subresources ...string) (result *networkharvesterhciiov1alpha1.ClusterNetwork, err error)
 	Apply(ctx context.Context, clusterNetwork *applyconfigurationnetworkharvesterhciiov1alpha1.ClusterNetworkApplyConfiguration, opts v1.ApplyOptions) (result *networkharvesterhciiov1alpha1.ClusterNetwork, err error)
+	// Add a +genclient:noStatus comment above the type to avoid generating ApplyStatus().
+	ApplyStatus(ctx context.Context, clusterNetwork *applyconfigurationnetworkharvesterhciiov1alpha1.ClusterNetworkApplyConfiguration, opts v1.ApplyOptions) (result *networkharvesterhciiov1alpha1.ClusterNetwork, err error)
 	ClusterNetworkExpansion
 }
 
