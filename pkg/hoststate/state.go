@@ -43,6 +43,19 @@ type Link struct {
 	// VLANFiltering is set for bridges only.
 	VLANFiltering *bool
 	Addrs         Addrs
+	// Alias is the kernel's ifalias (IFLA_IFALIAS), where harvnet marks
+	// the links it created.
+	Alias string
+	// Hardware identity and state; empty or 0 where the kernel or the
+	// driver does not say (virtual links, sysfs not mounted).
+	PermanentMAC string // IFLA_PERM_ADDRESS, what `ethtool -P` prints
+	PCIAddress   string // the PCI slot of the device, e.g. 0000:03:00.0
+	Driver       string
+	SpeedMbps    int
+	Duplex       string // "full", "half", "" unknown
+	// Bond is set for bonds, BondSlave for their slaves.
+	Bond      *Bond
+	BondSlave *BondSlave
 }
 
 // Addrs is a list of interface addresses: a link's, or those harvnet
