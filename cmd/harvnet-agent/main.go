@@ -76,6 +76,7 @@ func run(args []string) error {
 		return err
 	}
 	defer host.Close()
+	host.SetHardwareKinds(opts.UplinkTypes)
 	if *sysctlDir != hostnet.DefaultSysctlDir {
 		if err := host.SetSysctlDir(*sysctlDir); err != nil {
 			return fmt.Errorf("--sysctl-dir: %w", err)

@@ -20,6 +20,7 @@ type Host struct {
 	// runtime mounts /proc/sys read-only and refuses mounts under /proc, so
 	// the agent's pod mounts the host's /proc/sys/net elsewhere.
 	sysctlDir string
+	hw        *hardware
 
 	mu  sync.Mutex
 	ebt *ebtables // nil until a backend is found
@@ -32,9 +33,10 @@ type Host struct {
 // Only a route netlink socket is opened: the xfrm and netfilter ones a
 // default handle adds are unused, and fail where their modules are absent.
 func New(nsPath string) (*Host, error) {
-	h := &Host{sysctlDir: DefaultSysctlDir}
+	h := &Host{sysctlDir: DefaultSysctlDir, hw: newHardware("")}
 	var err error
 	if nsPath == "" {
+		h.hw = newHardware(DefaultSysfsDir)
 		h.nl, err = netlinksafe.NewHandle(unix.NETLINK_ROUTE)
 		if err != nil {
 			return nil, fmt.Errorf("netlink: %w", err)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"sort"
 	"time"
 
@@ -59,6 +60,7 @@ func (h *Host) observe() (*hoststate.State, error) {
 		st.Links = append(st.Links, toLink(l))
 	}
 	sort.Slice(st.Links, func(i, j int) bool { return st.Links[i].Index < st.Links[j].Index })
+	h.hw.fill(st.Links)
 	for i := range st.Links {
 		byIndex[st.Links[i].Index] = &st.Links[i]
 	}
@@ -93,6 +95,11 @@ func toLink(l netlink.Link) hoststate.Link {
 		Promisc:     a.Promisc != 0 || a.RawFlags&unix.IFF_PROMISC != 0,
 		MasterIndex: a.MasterIndex,
 		Loopback:    a.Flags&net.FlagLoopback != 0,
+	}
+	// The kernel sends IFLA_PERM_ADDRESS only for a device with a burnt-in
+	// address (not a veth, bridge or bond).
+	if p := a.PermHWAddr; len(p) > 0 && slices.ContainsFunc(p, func(b byte) bool { return b != 0 }) {
+		out.PermanentMAC = p.String()
 	}
 	if br, ok := l.(*netlink.Bridge); ok {
 		on := br.VlanFiltering != nil && *br.VlanFiltering

@@ -62,6 +62,12 @@ func Inventory(h *hoststate.State, opts desired.Options) []v1alpha1.NIC {
 			MAC:        l.MAC,
 			MTU:        l.MTU,
 			LinkStatus: LinkState(l),
+			// What an admin needs to name the NIC by a stable identity
+			// (spec.network.uplink.nics) without logging in to the node.
+			Driver:       l.Driver,
+			SpeedMbps:    l.SpeedMbps,
+			PCIAddress:   l.PCIAddress,
+			PermanentMAC: l.PermanentMAC,
 		}
 		if m, ok := h.LinkByIndex(l.MasterIndex); ok {
 			n.Master = m.Name

@@ -44,7 +44,8 @@ func host() *hoststate.State {
 					{Prefix: netip.MustParsePrefix("10.0.0.5/24")},
 					{Prefix: netip.MustParsePrefix("fe80::5054:ff:fe00:1/64"), Scope: 253},
 				}},
-			{Name: "eth1", Index: 4, Type: "device", MAC: mac1, MTU: 9000, AdminUp: true, OperState: "down"},
+			{Name: "eth1", Index: 4, Type: "device", MAC: mac1, MTU: 9000, AdminUp: true, OperState: "down",
+				PermanentMAC: "52:54:00:aa:bb:cc", PCIAddress: "0000:03:00.1", Driver: "ixgbe", SpeedMbps: 10000, Duplex: "full"},
 			{Name: "eth2", Index: 5, Type: "device", MAC: "52:54:00:00:00:03", MTU: 1500, AdminUp: false, OperState: "down", MasterIndex: 6},
 			{Name: "otherbr", Index: 6, Type: "bridge", MTU: 1500, AdminUp: true, OperState: "up", VLANFiltering: boolp(false)},
 			{Name: "vm1", Index: 7, Type: "veth", MTU: 1500, AdminUp: true, OperState: "up", MasterIndex: 3},
@@ -421,7 +422,8 @@ func TestInventory(t *testing.T) {
 	want := []v1alpha1.NIC{
 		{Name: "bond0", Index: 8, Type: "bond", MAC: "52:54:00:00:00:08", MTU: 1500, LinkStatus: v1alpha1.LinkLowerLayerDown, Usable: true},
 		{Name: "eth0", Index: 2, Type: "device", MAC: mac0, MTU: 1500, LinkStatus: v1alpha1.LinkUp, Master: "br0", UsedByManagement: true, Usable: true},
-		{Name: "eth1", Index: 4, Type: "device", MAC: mac1, MTU: 9000, LinkStatus: v1alpha1.LinkDown, Usable: true},
+		{Name: "eth1", Index: 4, Type: "device", MAC: mac1, MTU: 9000, LinkStatus: v1alpha1.LinkDown, Usable: true,
+			Driver: "ixgbe", SpeedMbps: 10000, PCIAddress: "0000:03:00.1", PermanentMAC: "52:54:00:aa:bb:cc"},
 		{Name: "eth2", Index: 5, Type: "device", MAC: "52:54:00:00:00:03", MTU: 1500, LinkStatus: v1alpha1.LinkDown, Master: "otherbr",
 			UnusableReason: "it is already enslaved to otherbr"},
 	}
