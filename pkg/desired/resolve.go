@@ -20,7 +20,7 @@ const ReasonNICAmbiguous = "NICAmbiguous"
 // holds the resolved interface names and is nil on error.
 func ResolveNICs(refs []v1alpha1.NICRef, host *hoststate.State) ([]v1alpha1.ResolvedNIC, []string, error) {
 	out := make([]v1alpha1.ResolvedNIC, len(refs))
-	names := make([]string, 0, len(refs))
+	resolved := make([]string, 0, len(refs))
 	var firstErr error
 	fail := func(i int, reason, format string, args ...any) {
 		out[i].Message = fmt.Sprintf(format, args...)
@@ -31,49 +31,64 @@ func ResolveNICs(refs []v1alpha1.NICRef, host *hoststate.State) ([]v1alpha1.Reso
 	taken := map[string]int{}
 	for i, ref := range refs {
 		out[i].Ref = ref
-		l, ok, how := match(ref, host)
-		if !ok {
+		ls, how := match(ref, host)
+		switch {
+		case len(ls) == 0:
 			fail(i, ReasonNICNotFound, "no NIC on this node has %s; pick one from status.nics", how)
 			continue
+		case len(ls) > 1:
+			fail(i, ReasonNICAmbiguous, "%s belongs to several NICs (%s); name one by its name or permanent MAC", how, strings.Join(names(ls), ", "))
+			continue
 		}
+		l := ls[0]
 		if j, dup := taken[l.Name]; dup {
 			fail(i, ReasonNICAmbiguous, "names NIC %q, which nics[%d] names too", l.Name, j)
 			continue
 		}
 		taken[l.Name] = i
 		out[i].Name = l.Name
-		names = append(names, l.Name)
+		resolved = append(resolved, l.Name)
 	}
 	if firstErr != nil {
 		return out, nil, firstErr
 	}
-	return out, names, nil
+	return out, resolved, nil
 }
 
-// match finds the link a reference names, and says what it looked for.
-// A permanent MAC or PCI address that several links share (a bond's slaves
-// report their own permanent MAC; VFs their own slot) cannot happen for
-// physical NICs, so the first one in index order is taken.
-func match(ref v1alpha1.NICRef, host *hoststate.State) (hoststate.Link, bool, string) {
+// match finds the links a reference names, and says what it looked for.
+// A permanent MAC or PCI address names one physical NIC, but not always
+// one link: the ports of a dual-port card behind one PCI function, or
+// switchdev representors, share the slot. More than one match is refused
+// rather than guessed.
+func match(ref v1alpha1.NICRef, host *hoststate.State) ([]hoststate.Link, string) {
 	switch {
 	case ref.Name != "":
-		l, ok := host.Link(ref.Name)
-		return l, ok, fmt.Sprintf("the name %q", ref.Name)
+		if l, ok := host.Link(ref.Name); ok {
+			return []hoststate.Link{l}, ""
+		}
+		return nil, fmt.Sprintf("the name %q", ref.Name)
 	case ref.MAC != "":
-		l, ok := find(host, func(l hoststate.Link) bool { return strings.EqualFold(l.PermanentMAC, ref.MAC) })
-		return l, ok, "the permanent MAC " + ref.MAC
+		return filter(host, func(l hoststate.Link) bool { return strings.EqualFold(l.PermanentMAC, ref.MAC) }), "the permanent MAC " + ref.MAC
 	case ref.PCIAddress != "":
-		l, ok := find(host, func(l hoststate.Link) bool { return strings.EqualFold(l.PCIAddress, ref.PCIAddress) })
-		return l, ok, "the PCI address " + ref.PCIAddress
+		return filter(host, func(l hoststate.Link) bool { return strings.EqualFold(l.PCIAddress, ref.PCIAddress) }), "the PCI address " + ref.PCIAddress
 	}
-	return hoststate.Link{}, false, "no name, MAC or PCI address"
+	return nil, "no name, MAC or PCI address"
 }
 
-func find(host *hoststate.State, pred func(hoststate.Link) bool) (hoststate.Link, bool) {
+func filter(host *hoststate.State, pred func(hoststate.Link) bool) []hoststate.Link {
+	var out []hoststate.Link
 	for _, l := range host.Links {
 		if pred(l) {
-			return l, true
+			out = append(out, l)
 		}
 	}
-	return hoststate.Link{}, false
+	return out
+}
+
+func names(ls []hoststate.Link) []string {
+	out := make([]string, len(ls))
+	for i, l := range ls {
+		out[i] = l.Name
+	}
+	return out
 }
