@@ -2,6 +2,8 @@ package monitor
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -28,7 +30,17 @@ type Monitor struct {
 
 	seen, ignored atomic.Uint64
 	met           *metrics.Agent
+	// rcvbuf is each subscription socket's receive buffer in bytes.
+	rcvbuf int
+	// noForce is set once forcing the buffer size was refused (no
+	// CAP_NET_ADMIN): from then on rmem_max caps it.
+	noForce atomic.Bool
 }
+
+// DefaultReceiveBuffer rides out bursts of VM churn without ENOBUFS. It is
+// forced (SO_RCVBUFFORCE, allowed with CAP_NET_ADMIN): net.core.rmem_max,
+// 208 KiB on a stock kernel, would silently cap a plain SO_RCVBUF.
+const DefaultReceiveBuffer = 4 << 20
 
 // Stats returns how many events the monitor has read and how many of them
 // concerned interfaces it does not watch.
@@ -38,7 +50,15 @@ type linkInfo struct{ name, kind string }
 
 // New returns a monitor of ns (netns.None() for the caller's namespace).
 func New(ns netns.NsHandle, filter Filter) *Monitor {
-	return &Monitor{ns: ns, filter: filter, out: make(chan struct{}, 1), links: map[int]linkInfo{}, met: metrics.OrAgent(nil)}
+	return &Monitor{ns: ns, filter: filter, out: make(chan struct{}, 1), links: map[int]linkInfo{}, met: metrics.OrAgent(nil), rcvbuf: DefaultReceiveBuffer}
+}
+
+// WithReceiveBuffer sets the subscriptions' receive buffer size in bytes
+// (tests shrink it to make the kernel drop a subscription); it returns m.
+// Call it before Run.
+func (m *Monitor) WithReceiveBuffer(bytes int) *Monitor {
+	m.rcvbuf = bytes
+	return m
 }
 
 // WithMetrics makes the monitor count events, ignored events and
@@ -54,17 +74,19 @@ func (m *Monitor) WithMetrics(met *metrics.Agent) *Monitor {
 func (m *Monitor) Changes() <-chan struct{} { return m.out }
 
 // Run subscribes until ctx ends. When a subscription ends (the kernel drops
-// a socket whose buffer overflowed with ENOBUFS), it subscribes again.
+// a socket whose buffer overflowed with ENOBUFS), it subscribes again at
+// once: events are being lost, so the sooner the links are listed again the
+// shorter the agent is blind. Only a subscription that cannot be made at
+// all is retried with backoff.
 func (m *Monitor) Run(ctx context.Context) {
 	backoff := 50 * time.Millisecond
 	for first := true; ctx.Err() == nil; first = false {
 		if !first {
 			m.met.Resubscribes.Inc()
 		}
-		started := time.Now()
-		m.subscribeOnce(ctx)
-		if time.Since(started) > time.Minute {
+		if m.subscribeOnce(ctx) {
 			backoff = 50 * time.Millisecond
+			continue
 		}
 		select {
 		case <-ctx.Done():
@@ -75,58 +97,108 @@ func (m *Monitor) Run(ctx context.Context) {
 	}
 }
 
-func (m *Monitor) subscribeOnce(ctx context.Context) {
-	done := make(chan struct{})
-	defer close(done)
+// subscription is one set of link, address and route subscriptions. Each
+// is served by a netlink goroutine that sends on its channel until its
+// socket is closed; close stops them all and drains the channels, so none
+// is left blocked on a send that nobody reads.
+type subscription struct {
+	done    chan struct{}
+	linkCh  chan netlink.LinkUpdate
+	addrCh  chan netlink.AddrUpdate
+	routeCh chan netlink.RouteUpdate
+	started [3]bool // which of link, addr, route has a goroutine to wait for
+}
+
+func (s *subscription) close() {
+	close(s.done) // closes the sockets: each goroutine ends and closes its channel
+	if s.started[0] {
+		for range s.linkCh {
+		}
+	}
+	if s.started[1] {
+		for range s.addrCh {
+		}
+	}
+	if s.started[2] {
+		for range s.routeCh {
+		}
+	}
+}
+
+// subscribeOnce subscribes and serves events until a subscription ends or
+// ctx does. It reports whether the subscriptions were made.
+func (m *Monitor) subscribeOnce(ctx context.Context) bool {
+	sub := &subscription{
+		done:    make(chan struct{}),
+		linkCh:  make(chan netlink.LinkUpdate, 256),
+		addrCh:  make(chan netlink.AddrUpdate, 256),
+		routeCh: make(chan netlink.RouteUpdate, 256),
+	}
+	defer sub.close()
 	var nsp *netns.NsHandle
 	if m.ns.IsOpen() {
 		nsp = &m.ns
 	}
 	onErr := func(err error) {
-		if ctx.Err() == nil {
-			slog.Warn("netlink subscription error", "err", err)
+		select {
+		case <-sub.done:
+			// Closing a subscription fails its readers' receives: no news.
+		default:
+			if ctx.Err() == nil {
+				slog.Warn("netlink subscription error", "err", err)
+			}
 		}
 	}
-	linkCh := make(chan netlink.LinkUpdate, 256)
-	addrCh := make(chan netlink.AddrUpdate, 256)
-	routeCh := make(chan netlink.RouteUpdate, 256)
-	bufSize := 4 << 20 // ride out bursts of VM churn without ENOBUFS
-	if err := netlink.LinkSubscribeWithOptions(linkCh, done, netlink.LinkSubscribeOptions{
-		Namespace: nsp, ErrorCallback: onErr, ListExisting: true, ReceiveBufferSize: bufSize,
+	force := !m.noForce.Load()
+	// Links seen before this subscription may be gone: the listing below
+	// starts the table again.
+	m.mu.Lock()
+	m.links = map[int]linkInfo{}
+	m.mu.Unlock()
+	if err := netlink.LinkSubscribeWithOptions(sub.linkCh, sub.done, netlink.LinkSubscribeOptions{
+		Namespace: nsp, ErrorCallback: onErr, ListExisting: true, ReceiveBufferSize: m.rcvbuf, ReceiveBufferForceSize: force,
 	}); err != nil {
-		onErr(err)
-		return
+		if force && errors.Is(err, unix.EPERM) {
+			// SO_RCVBUFFORCE needs CAP_NET_ADMIN, which a real agent has.
+			slog.Warn("netlink: cannot force the receive buffer size (no CAP_NET_ADMIN); net.core.rmem_max caps it, so bursts of events may overflow it", "bytes", m.rcvbuf)
+			m.noForce.Store(true)
+		}
+		onErr(fmt.Errorf("subscribing to link events: %w", err))
+		return false
 	}
-	if err := netlink.AddrSubscribeWithOptions(addrCh, done, netlink.AddrSubscribeOptions{
-		Namespace: nsp, ErrorCallback: onErr, ReceiveBufferSize: bufSize,
+	sub.started[0] = true
+	if err := netlink.AddrSubscribeWithOptions(sub.addrCh, sub.done, netlink.AddrSubscribeOptions{
+		Namespace: nsp, ErrorCallback: onErr, ReceiveBufferSize: m.rcvbuf, ReceiveBufferForceSize: force,
 	}); err != nil {
-		onErr(err)
-		return
+		onErr(fmt.Errorf("subscribing to address events: %w", err))
+		return false
 	}
-	if err := netlink.RouteSubscribeWithOptions(routeCh, done, netlink.RouteSubscribeOptions{
-		Namespace: nsp, ErrorCallback: onErr, ReceiveBufferSize: bufSize,
+	sub.started[1] = true
+	if err := netlink.RouteSubscribeWithOptions(sub.routeCh, sub.done, netlink.RouteSubscribeOptions{
+		Namespace: nsp, ErrorCallback: onErr, ReceiveBufferSize: m.rcvbuf, ReceiveBufferForceSize: force,
 	}); err != nil {
-		onErr(err)
-		return
+		onErr(fmt.Errorf("subscribing to route events: %w", err))
+		return false
 	}
+	sub.started[2] = true
 	m.signal()
 	for {
 		select {
 		case <-ctx.Done():
-			return
-		case u, ok := <-linkCh:
+			return true
+		case u, ok := <-sub.linkCh:
 			if !ok {
-				return
+				return true
 			}
 			m.onLink(u)
-		case u, ok := <-addrCh:
+		case u, ok := <-sub.addrCh:
 			if !ok {
-				return
+				return true
 			}
 			m.onIndex(u.LinkIndex)
-		case u, ok := <-routeCh:
+		case u, ok := <-sub.routeCh:
 			if !ok {
-				return
+				return true
 			}
 			m.onIndex(u.LinkIndex)
 		}
