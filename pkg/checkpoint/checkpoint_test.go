@@ -48,7 +48,7 @@ func TestRoundTrip(t *testing.T) {
 	for name, want := range cases {
 		t.Run(name, func(t *testing.T) {
 			path := Path(t.TempDir())
-			if err := Write(path, want); err != nil {
+			if err := WriteState(path, State{Uplinks: want}); err != nil {
 				t.Fatal(err)
 			}
 			got, old, err := Read(path)
@@ -86,15 +86,15 @@ func TestUnversionedFileIsReadAndUpgraded(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("Read() =\n %+v\nwant\n %+v", got, want)
 	}
-	if err := Write(path, got); err != nil {
+	if err := WriteState(path, State{Uplinks: got}); err != nil {
 		t.Fatal(err)
 	}
 	again, old, err := Read(path)
 	if err != nil || old || !reflect.DeepEqual(again, want) {
 		t.Errorf("after the upgrade: Read() = %+v, old %v, err %v", again, old, err)
 	}
-	if b, _ := os.ReadFile(path); !bytes.Contains(b, []byte(`"version": 1`)) {
-		t.Errorf("upgraded file has no version 1:\n%s", b)
+	if b, _ := os.ReadFile(path); !bytes.Contains(b, []byte(`"version": 2`)) {
+		t.Errorf("upgraded file has no version 2:\n%s", b)
 	}
 
 	// A NIC recorded before it carried anything, as that agent wrote it.
@@ -111,7 +111,7 @@ func TestUnversionedFileIsReadAndUpgraded(t *testing.T) {
 // downgrade keeps the record instead of dropping it.
 func TestAnUnversionedAgentReadsVersion1(t *testing.T) {
 	want := map[string]plan.Carried{"eth0": mgmt(), "eth1": {}}
-	b, err := encode(want)
+	b, err := encode(State{Uplinks: want})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,14 +126,16 @@ func TestAnUnversionedAgentReadsVersion1(t *testing.T) {
 }
 
 func TestCorruptFiles(t *testing.T) {
-	good, err := encode(map[string]plan.Carried{"eth0": mgmt()})
+	good, err := encode(State{Uplinks: map[string]plan.Carried{"eth0": mgmt()}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// signed is a file with a valid checksum over what it holds: what a
 	// buggy writer would leave, caught by the values' own checks.
 	signed := func(u map[string]Uplink) []byte {
-		b, err := json.Marshal(File{Version: Version, Checksum: checksum(Version, u), Uplinks: u})
+		f := FileV2{Version: Version, Uplinks: u}
+		f.Checksum = checksumV2(f)
+		b, err := json.Marshal(f)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -163,10 +165,10 @@ func TestCorruptFiles(t *testing.T) {
 		{"an array", []byte("[1,2]"), "it is not a JSON object"},
 		{"checksum mismatch", replace("10.11.0.5/24", "10.11.0.6/24"), "checksum mismatch: it records sha256:"},
 		{"no checksum", without(good, `"checksum"`), "it has no checksum"},
-		{"future version", replace(`"version": 1`, `"version": 2`), "it has version 2, written by a newer agent: this one reads up to version 1"},
-		{"version zero", replace(`"version": 1`, `"version": 0`), "it has version 0, which no agent writes"},
-		{"version not a number", replace(`"version": 1`, `"version": "1"`), `its version "1" is not a whole number`},
-		{"unknown field", replace(`"prefix"`, `"mtu": 1500, "prefix"`), `does not match the version 1 format: json: unknown field "mtu"`},
+		{"future version", replace(`"version": 2`, `"version": 3`), "it has version 3, written by a newer agent: this one reads up to version 2"},
+		{"version zero", replace(`"version": 2`, `"version": 0`), "it has version 0, which no agent writes"},
+		{"version not a number", replace(`"version": 2`, `"version": "2"`), `its version "2" is not a whole number`},
+		{"unknown field", replace(`"prefix"`, `"mtu": 1500, "prefix"`), `does not match the version 2 format: json: unknown field "mtu"`},
 		{"unknown field, unversioned", []byte(`{"uplinks":{"eth0":{"Addrs":[],"bridge":"br0"}}}`), `does not match the unversioned format either: json: unknown field "bridge"`},
 		{"neither version nor uplinks", []byte(`{"enslaved":["eth0"]}`), "it has neither a version nor uplinks"},
 		{"valid checksum, bad prefix", signed(map[string]Uplink{"eth0": {Addrs: []Addr{{Prefix: "10.11.0.5"}}}}), `uplink "eth0": address: netip.ParsePrefix("10.11.0.5"): no '/'`},
@@ -230,7 +232,7 @@ func TestWriteIsAtomicAndPrivate(t *testing.T) {
 	dir := t.TempDir()
 	path := Path(dir)
 	for _, rec := range []map[string]plan.Carried{{"eth1": {}}, {"eth0": mgmt()}} { // create, then replace
-		if err := Write(path, rec); err != nil {
+		if err := WriteState(path, State{Uplinks: rec}); err != nil {
 			t.Fatal(err)
 		}
 		entries, err := os.ReadDir(dir)
@@ -257,10 +259,10 @@ func TestWriteIsAtomicAndPrivate(t *testing.T) {
 	}
 	// A directory that cannot take the file: the error says so, and the
 	// old file is untouched.
-	if err := Write(filepath.Join(dir, "missing", FileName), map[string]plan.Carried{}); err == nil {
+	if err := WriteState(filepath.Join(dir, "missing", FileName), State{Uplinks: map[string]plan.Carried{}}); err == nil {
 		t.Error("Write() into a missing directory succeeded")
 	}
-	if err := Write(path, map[string]plan.Carried{"eth0": {Addrs: hoststate.Addrs{{}}}}); err == nil {
+	if err := WriteState(path, State{Uplinks: map[string]plan.Carried{"eth0": {Addrs: hoststate.Addrs{{}}}}}); err == nil {
 		t.Error("Write() of an address without a prefix succeeded")
 	}
 	if got, _, err := Read(path); err != nil || !reflect.DeepEqual(got, map[string]plan.Carried{"eth0": mgmt()}) {
@@ -268,26 +270,34 @@ func TestWriteIsAtomicAndPrivate(t *testing.T) {
 	}
 }
 
-// The format is a contract: testdata/uplinks-v1.json is what Version 1
-// writes, byte for byte. A change here needs a new Version and a reader
-// for this one.
-func TestVersion1IsStable(t *testing.T) {
-	want, err := os.ReadFile("testdata/uplinks-v1.json")
+// Version 1 is what agents before the rollback wrote:
+// testdata/uplinks-v1.json, byte for byte. It is read exactly, reported as
+// old (so the agent rewrites it as Version 2), and corrupt Version 1
+// files are still caught.
+func TestVersion1IsReadAndUpgraded(t *testing.T) {
+	v1, err := os.ReadFile("testdata/uplinks-v1.json")
 	if err != nil {
 		t.Fatal(err)
-	}
-	got, err := encode(map[string]plan.Carried{"eth0": mgmt()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("Version 1 now writes\n%s\ntestdata/uplinks-v1.json holds\n%s", got, want)
 	}
 	path := Path(t.TempDir())
-	if err := os.WriteFile(path, want, 0o600); err != nil {
+	if err := os.WriteFile(path, v1, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if rec, old, err := Read(path); err != nil || old || !reflect.DeepEqual(rec, map[string]plan.Carried{"eth0": mgmt()}) {
-		t.Errorf("Read(testdata/uplinks-v1.json) = %+v, old %v, err %v", rec, old, err)
+	rec, old, err := Read(path)
+	if err != nil || !old || !reflect.DeepEqual(rec, map[string]plan.Carried{"eth0": mgmt()}) {
+		t.Fatalf("Read(testdata/uplinks-v1.json) = %+v, old %v, err %v", rec, old, err)
+	}
+	tampered := bytes.Replace(v1, []byte("10.11.0.5/24"), []byte("10.11.0.6/24"), 1)
+	if err := os.WriteFile(path, tampered, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := Read(path); err == nil || !strings.Contains(err.Error(), "checksum mismatch") {
+		t.Errorf("a tampered version 1 file: %v, want a checksum mismatch", err)
+	}
+	if err := os.WriteFile(path, bytes.Replace(v1, []byte(`"prefix"`), []byte(`"mtu": 1, "prefix"`), 1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := Read(path); err == nil || !strings.Contains(err.Error(), "does not match the version 1 format") {
+		t.Errorf("a version 1 file with an unknown field: %v", err)
 	}
 }

@@ -35,62 +35,94 @@ func (e *CorruptError) Remedy() string {
 // Path is the checkpoint's path in a state directory.
 func Path(dir string) string { return filepath.Join(dir, FileName) }
 
-// Read returns the uplinks the checkpoint at path records, none when there
-// is no file. old reports a file in the format from before Version 1,
-// which the caller should write back in this one. Anything that keeps the
-// file from being read exactly is a *CorruptError.
+// Read returns the uplinks the checkpoint at path records; see ReadState.
 func Read(path string) (uplinks map[string]plan.Carried, old bool, err error) {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return map[string]plan.Carried{}, false, nil
-	}
+	s, old, err := ReadState(path)
 	if err != nil {
-		return nil, false, &CorruptError{Path: path, Err: fmt.Errorf("it cannot be read: %w", err)}
+		return nil, false, err
 	}
-	uplinks, old, err = decode(b)
-	if err != nil {
-		return nil, false, &CorruptError{Path: path, Err: err}
-	}
-	return uplinks, old, nil
+	return s.Uplinks, old, nil
 }
 
-func decode(b []byte) (map[string]plan.Carried, bool, error) {
+// ReadState returns what the checkpoint at path records, an empty State
+// when there is no file. old reports a file in an older format (Version 1
+// or unversioned), which the caller should write back in this one.
+// Anything that keeps the file from being read exactly is a
+// *CorruptError.
+func ReadState(path string) (s State, old bool, err error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return State{Uplinks: map[string]plan.Carried{}}, false, nil
+	}
+	if err != nil {
+		return State{}, false, &CorruptError{Path: path, Err: fmt.Errorf("it cannot be read: %w", err)}
+	}
+	s, old, err = decode(b)
+	if err != nil {
+		return State{}, false, &CorruptError{Path: path, Err: err}
+	}
+	return s, old, nil
+}
+
+func decode(b []byte) (State, bool, error) {
 	if len(bytes.TrimSpace(b)) == 0 {
-		return nil, false, errors.New("it is empty")
+		return State{}, false, errors.New("it is empty")
 	}
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(b, &top); err != nil {
-		return nil, false, notJSON(b, err)
+		return State{}, false, notJSON(b, err)
 	}
 	if top == nil {
-		return nil, false, errors.New("it holds null, not a JSON object")
+		return State{}, false, errors.New("it holds null, not a JSON object")
 	}
 	raw, versioned := top["version"]
 	if !versioned {
-		return decodeUnversioned(b, top)
+		u, old, err := decodeUnversioned(b, top)
+		return State{Uplinks: u}, old, err
 	}
 	var v int
 	if err := json.Unmarshal(raw, &v); err != nil {
-		return nil, false, fmt.Errorf("its version %s is not a whole number", raw)
+		return State{}, false, fmt.Errorf("its version %s is not a whole number", raw)
 	}
 	switch {
 	case v > Version:
-		return nil, false, fmt.Errorf("it has version %d, written by a newer agent: this one reads up to version %d", v, Version)
+		return State{}, false, fmt.Errorf("it has version %d, written by a newer agent: this one reads up to version %d", v, Version)
 	case v < 1:
-		return nil, false, fmt.Errorf("it has version %d, which no agent writes", v)
+		return State{}, false, fmt.Errorf("it has version %d, which no agent writes", v)
+	case v == 1:
+		u, err := decodeV1(b)
+		return State{Uplinks: u}, err == nil, err
 	}
-	var f File
+	var f FileV2
 	if err := strict(b, &f); err != nil {
-		return nil, false, fmt.Errorf("it does not match the version %d format: %w", v, err)
+		return State{}, false, fmt.Errorf("it does not match the version %d format: %w", v, err)
 	}
 	if f.Checksum == "" {
-		return nil, false, errors.New("it has no checksum")
+		return State{}, false, errors.New("it has no checksum")
+	}
+	if sum := checksumV2(f); sum != f.Checksum {
+		return State{}, false, mismatch(f.Checksum, sum)
+	}
+	s, err := toState(f)
+	return s, false, err
+}
+
+func mismatch(recorded, sum string) error {
+	return fmt.Errorf("checksum mismatch: it records %s but its content hashes to %s, so it changed after it was written", recorded, sum)
+}
+
+func decodeV1(b []byte) (map[string]plan.Carried, error) {
+	var f File
+	if err := strict(b, &f); err != nil {
+		return nil, fmt.Errorf("it does not match the version 1 format: %w", err)
+	}
+	if f.Checksum == "" {
+		return nil, errors.New("it has no checksum")
 	}
 	if sum := checksum(f.Version, f.Uplinks); sum != f.Checksum {
-		return nil, false, fmt.Errorf("checksum mismatch: it records %s but its content hashes to %s, so it changed after it was written", f.Checksum, sum)
+		return nil, mismatch(f.Checksum, sum)
 	}
-	uplinks, err := toCarried(f.Uplinks)
-	return uplinks, false, err
+	return toCarried(f.Uplinks)
 }
 
 func decodeUnversioned(b []byte, top map[string]json.RawMessage) (map[string]plan.Carried, bool, error) {
@@ -126,11 +158,11 @@ func notJSON(b []byte, err error) error {
 	return fmt.Errorf("it is not a JSON object: %w", err)
 }
 
-// Write replaces the checkpoint at path with uplinks, atomically and
+// WriteState replaces the checkpoint at path with s, atomically and
 // durably: a crash or a power cut leaves the old or the new file, never an
 // empty one, because the record is what gives a node its addresses back.
-func Write(path string, uplinks map[string]plan.Carried) error {
-	b, err := encode(uplinks)
+func WriteState(path string, s State) error {
+	b, err := encode(s)
 	if err != nil {
 		return fmt.Errorf("state file: %w", err)
 	}
@@ -149,12 +181,13 @@ func Write(path string, uplinks map[string]plan.Carried) error {
 }
 
 // encode is the file's bytes: indented, for an operator who looks.
-func encode(uplinks map[string]plan.Carried) ([]byte, error) {
-	u, err := fromCarried(uplinks)
+func encode(s State) ([]byte, error) {
+	f, err := fromState(s)
 	if err != nil {
 		return nil, err
 	}
-	b, err := json.MarshalIndent(File{Version: Version, Checksum: checksum(Version, u), Uplinks: u}, "", "  ")
+	f.Checksum = checksumV2(f)
+	b, err := json.MarshalIndent(f, "", "  ")
 	if err != nil {
 		return nil, err
 	}

@@ -11,10 +11,37 @@ const FileName = "uplinks.json"
 
 // Version is the format this package writes and the newest it reads.
 // Files without a version are the format agents wrote before there was
-// one (see unversioned.go); they are read and rewritten as this one.
-const Version = 1
+// one (see unversioned.go); they and Version 1 files are read and
+// rewritten as this one.
+const Version = 2
 
-// File is the on-disk form. Field names are part of the contract: change
+// FileV2 is the on-disk form of Version 2: Version 1's uplinks, and what
+// the probes and rollback of a change need (see State). Field names are
+// part of the contract.
+type FileV2 struct {
+	Version int `json:"version"`
+	// Checksum is "sha256:" and the hex SHA-256 of the compact JSON of
+	// every other field, in this order (payloadV2).
+	Checksum   string            `json:"checksum"`
+	Uplinks    map[string]Uplink `json:"uplinks"`
+	Applied    *Input            `json:"applied,omitempty"`
+	Pending    *PendingChange    `json:"pending,omitempty"`
+	RolledBack *Rollback         `json:"rolledBack,omitempty"`
+}
+
+type payloadV2 struct {
+	Version    int               `json:"version"`
+	Uplinks    map[string]Uplink `json:"uplinks"`
+	Applied    *Input            `json:"applied,omitempty"`
+	Pending    *PendingChange    `json:"pending,omitempty"`
+	RolledBack *Rollback         `json:"rolledBack,omitempty"`
+}
+
+func checksumV2(f FileV2) string {
+	return hash(payloadV2{Version: f.Version, Uplinks: f.Uplinks, Applied: f.Applied, Pending: f.Pending, RolledBack: f.RolledBack})
+}
+
+// File is the on-disk form of Version 1. Field names are part of the contract: change
 // them only with a new Version and a reader for the old one.
 type File struct {
 	Version int `json:"version"`
@@ -65,9 +92,13 @@ type payload struct {
 // declaration order and map keys sorted, so equal content hashes equal
 // whatever whitespace the file itself has.
 func checksum(version int, uplinks map[string]Uplink) string {
-	b, err := json.Marshal(payload{Version: version, Uplinks: uplinks})
+	return hash(payload{Version: version, Uplinks: uplinks})
+}
+
+func hash(v any) string {
+	b, err := json.Marshal(v)
 	if err != nil {
-		// Strings and ints only: Marshal cannot fail on them.
+		// Strings, ints and JSON this package made: Marshal cannot fail.
 		return "unhashable: " + err.Error()
 	}
 	sum := sha256.Sum256(b)

@@ -35,6 +35,12 @@ type Input struct {
 	NoNADs string
 	// Generation is the Node object's generation, echoed into status.
 	Generation int64
+	// Retry is the Node object's v1alpha1.RetryAnnotation: a new value
+	// asks the agent to try a change it rolled back once more.
+	Retry string
+	// Probes are the ClusterNetwork's connectivity probes, checked after a
+	// change that moves the node's own addresses or routes.
+	Probes v1alpha1.ProbeSpec
 }
 
 // State is the host network the agent should build.

@@ -23,6 +23,9 @@ import (
 type uplinkRecord struct {
 	path    string
 	uplinks map[string]plan.Carried
+	// change is the rest of the state file: the applied input and the
+	// change in its probe window or rolled back (see rollback.go).
+	change checkpoint.State
 	// corrupt is set while the file cannot be trusted: nothing that
 	// depends on the record may be done, nor the file overwritten.
 	corrupt *checkpoint.CorruptError
@@ -44,7 +47,7 @@ func loadUplinkRecord(dir string) (*uplinkRecord, error) {
 // read loads the file, upgrading one in an older format at once so that
 // only one format is ever on disk after an agent started.
 func (r *uplinkRecord) read() {
-	uplinks, old, err := checkpoint.Read(r.path)
+	st, old, err := checkpoint.ReadState(r.path)
 	if err != nil {
 		ce := &checkpoint.CorruptError{Path: r.path, Err: err}
 		errors.As(err, &ce)
@@ -56,9 +59,11 @@ func (r *uplinkRecord) read() {
 		return
 	}
 	if r.corrupt != nil {
-		slog.Info("state file no longer corrupt (fixed or moved aside): reconciling", "path", r.path, "uplinks", slices.Sorted(maps.Keys(uplinks)))
+		slog.Info("state file no longer corrupt (fixed or moved aside): reconciling", "path", r.path, "uplinks", slices.Sorted(maps.Keys(st.Uplinks)))
 	}
-	r.uplinks, r.corrupt = uplinks, nil
+	r.uplinks, r.corrupt = st.Uplinks, nil
+	st.Uplinks = nil
+	r.change = st
 	if old {
 		if err := r.save(); err != nil {
 			slog.Warn("state file: rewriting it in the current format failed; the next change writes it", "path", r.path, "err", err)
@@ -144,5 +149,7 @@ func (r *uplinkRecord) save() error {
 	if r.path == "" {
 		return nil
 	}
-	return checkpoint.Write(r.path, r.uplinks)
+	st := r.change
+	st.Uplinks = r.uplinks
+	return checkpoint.WriteState(r.path, st)
 }
