@@ -18,6 +18,7 @@ type Link struct {
 	MTU       int      `json:"mtu"`
 	Master    string   `json:"master"`
 	Address   string   `json:"address"`
+	Alias     string   `json:"ifalias"`
 	LinkInfo  struct {
 		Kind string `json:"info_kind"`
 		Data struct {

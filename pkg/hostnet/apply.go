@@ -28,8 +28,9 @@ func (h *Host) Apply(a plan.Action) error {
 func (h *Host) apply(a plan.Action) error {
 	switch a.Op {
 	case plan.CreateBridge:
-		br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: a.Link}}
-		return ignore(h.nl.LinkAdd(br), unix.EEXIST)
+		return h.createBridge(a.Link)
+	case plan.SetAlias:
+		return h.withLink(a.Link, func(l netlink.Link) error { return h.nl.LinkSetAlias(l, a.Alias) })
 	case plan.DeleteLink:
 		return h.withLink(a.Link, func(l netlink.Link) error { return h.nl.LinkDel(l) })
 	case plan.SetVLANFiltering:
@@ -82,6 +83,32 @@ func (h *Host) apply(a plan.Action) error {
 		return h.delForwardAccept(a.Backend, a.Link)
 	}
 	return fmt.Errorf("unknown action %q", a.Op)
+}
+
+// newBridgeName is the name a bridge is created under, marked, and renamed
+// from. Only harvnet uses it, so one left by a crash is harvnet's to reuse.
+const newBridgeName = "harvnet-new"
+
+// createBridge makes the bridge already carrying harvnet's mark: the
+// kernel ignores an ifalias in the message that creates a link, and a
+// crash between creating and marking must not leave a bridge that the
+// next agent takes for someone else's.
+func (h *Host) createBridge(name string) error {
+	if _, err := h.nl.LinkByName(name); err == nil {
+		return nil // made meanwhile; its owner is decided by the next plan
+	}
+	if err := ignore(h.nl.LinkAdd(&netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: newBridgeName}}), unix.EEXIST); err != nil {
+		return err
+	}
+	return h.withLink(newBridgeName, func(l netlink.Link) error {
+		if l.Type() != "bridge" {
+			return fmt.Errorf("a %s link named %s is in the way of creating the bridge", l.Type(), newBridgeName)
+		}
+		if err := h.nl.LinkSetAlias(l, plan.OwnerAlias); err != nil {
+			return err
+		}
+		return h.nl.LinkSetName(l, name)
+	})
 }
 
 // setVLANFiltering turns on vlan_filtering as `ip link set BR type bridge

@@ -95,6 +95,7 @@ func toLink(l netlink.Link) hoststate.Link {
 		Promisc:     a.Promisc != 0 || a.RawFlags&unix.IFF_PROMISC != 0,
 		MasterIndex: a.MasterIndex,
 		Loopback:    a.Flags&net.FlagLoopback != 0,
+		Alias:       a.Alias,
 	}
 	// The kernel sends IFLA_PERM_ADDRESS only for a device with a burnt-in
 	// address (not a veth, bridge or bond).

@@ -18,6 +18,7 @@ const (
 	SetUp            Op = "SetUp"
 	SetMTU           Op = "SetMTU"
 	SetMAC           Op = "SetMAC"
+	SetAlias         Op = "SetAlias"
 	AddAddr          Op = "AddAddr"
 	DelAddr          Op = "DelAddr"
 	AddRoute         Op = "AddRoute"
@@ -41,6 +42,7 @@ type Action struct {
 	Master string
 	MTU    int
 	MAC    string
+	Alias  string
 	Addr   hoststate.Addr
 	Route  hoststate.Route
 	VIDs   []Range
@@ -75,6 +77,8 @@ func (a Action) String() string {
 		return fmt.Sprintf("set MTU of %s to %d", a.Link, a.MTU)
 	case SetMAC:
 		return fmt.Sprintf("set MAC of %s to %s", a.Link, a.MAC)
+	case SetAlias:
+		return fmt.Sprintf("mark %s as harvnet's (ifalias %q)", a.Link, a.Alias)
 	case AddAddr:
 		return fmt.Sprintf("add address %s to %s", a.Addr.Prefix, a.Link)
 	case DelAddr:

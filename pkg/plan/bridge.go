@@ -19,12 +19,19 @@ func bridge(in Input) (hoststate.Link, bool) {
 func bridgeStep(in Input) Step {
 	br, exists := bridge(in)
 	s := Step{Phase: PhaseBridge}
+	if in.Foreign != "" {
+		s.Skipped, s.Reason = in.Foreign, ReasonNotOwned
+		return s
+	}
 	if exists && br.Type != "bridge" {
 		s.Skipped = "a " + br.Type + " link named " + br.Name + " exists and is not a bridge; rename or delete it"
 		return s
 	}
 	if !exists {
 		s.add(Action{Op: CreateBridge, Link: br.Name})
+	}
+	if exists && in.MarkBridge {
+		s.add(Action{Op: SetAlias, Link: br.Name, Alias: OwnerAlias})
 	}
 	if br.VLANFiltering == nil || !*br.VLANFiltering {
 		if why := in.Missing[CapVLANFiltering]; why != "" {

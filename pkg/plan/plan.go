@@ -43,6 +43,13 @@ type Input struct {
 	// routes it moved onto the bridge. They are put back where they belong
 	// even if the bridge, and everything on it, was deleted under harvnet.
 	Carried map[string]Carried
+	// Foreign is set when the bridge exists and is not harvnet's (see
+	// Ownership), saying so: nothing on it or of it is changed, and only
+	// NICs the state file records are released.
+	Foreign string
+	// MarkBridge asks for harvnet's mark on a bridge that is harvnet's by
+	// the state file only (made by an older harvnet).
+	MarkBridge bool
 }
 
 // Carried is a NIC's own configuration that lives on the bridge while the
@@ -62,8 +69,10 @@ type Step struct {
 	Requires []Phase
 	Actions  []Action
 	Skipped  string
-	Lacks    string
-	Note     string
+	// Reason is the condition reason for Skipped; "" is ReasonUnsupported.
+	Reason string
+	Lacks  string
+	Note   string
 }
 
 // Plan is the ordered list of steps.
@@ -87,10 +96,11 @@ func Compute(in Input) Plan {
 	br := bridgeStep(in)
 	p := Plan{br, uplinkStep(in), vlanStep(in), dhcpStep(in), bridgeNFStep(in), forwardStep(in)}
 	if br.Skipped != "" {
-		// Nothing may be moved onto a link that is not our bridge.
+		// Nothing may be moved onto a link that is not our bridge, nor
+		// the host's bridge netfilter set for one that is not ours.
 		for i := range p {
-			if slices.Contains(p[i].Requires, PhaseBridge) || p[i].Phase == PhaseDHCP {
-				p[i] = Step{Phase: p[i].Phase, Requires: p[i].Requires, Skipped: "the bridge cannot be set up: " + br.Skipped}
+			if slices.Contains(p[i].Requires, PhaseBridge) || p[i].Phase == PhaseDHCP || in.Foreign != "" && p[i].Phase == PhaseBridgeNF {
+				p[i] = Step{Phase: p[i].Phase, Requires: p[i].Requires, Skipped: "the bridge cannot be set up: " + br.Skipped, Reason: br.Reason}
 			}
 		}
 	}
@@ -98,10 +108,16 @@ func Compute(in Input) Plan {
 }
 
 func teardown(in Input) Plan {
+	del, dhcp := deleteBridgeStep(in), dhcpStep(in)
+	if in.Foreign != "" {
+		// Its broute rules are its owner's too.
+		del = Step{Phase: PhaseBridge, Requires: del.Requires, Skipped: in.Foreign, Reason: ReasonNotOwned}
+		dhcp = Step{Phase: PhaseDHCP, Requires: dhcp.Requires}
+	}
 	return Plan{
 		{Phase: PhaseUplink, Actions: releaseAll(in)},
-		dhcpStep(in),
+		dhcp,
 		forwardStep(in),
-		deleteBridgeStep(in),
+		del,
 	}
 }

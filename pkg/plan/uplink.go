@@ -30,7 +30,9 @@ func releaseAll(in Input) []Action {
 }
 
 // releasable returns the bridge ports that are uplinks rather than VM ports:
-// those harvnet enslaved, and any physical NIC or bond, which a VM never is.
+// those harvnet enslaved, and, on harvnet's own bridge, any physical NIC or
+// bond, which a VM never is. On a bridge that is not harvnet's only what
+// the state file records is released.
 // A NIC that lost its bridge under harvnet is releasable too while harvnet
 // still carries its configuration, so that it gets its addresses back.
 func releasable(in Input) []hoststate.Link {
@@ -42,7 +44,7 @@ func releasable(in Input) []hoststate.Link {
 	isPort := map[string]bool{}
 	for _, p := range in.Host.Ports(in.Desired.Bridge) {
 		isPort[p.Name] = true
-		if known[p.Name] || p.Type == "device" || p.Type == "bond" {
+		if known[p.Name] || in.Foreign == "" && (p.Type == "device" || p.Type == "bond") {
 			out = append(out, p)
 		}
 	}

@@ -208,6 +208,7 @@ func TestResumesAfterACrashMidEnslave(t *testing.T) {
 	// As left by a crash after the bridge got the addresses and the NIC was
 	// enslaved, but before the NIC's own copies were removed.
 	f.node.IP(t, "link", "add", br, "type", "bridge")
+	f.node.IP(t, "link", "set", br, "alias", plan.OwnerAlias) // harvnet's bridges carry its mark from creation
 	f.node.IP(t, "link", "set", br, "address", mac, "up")
 	f.node.IP(t, "addr", "add", "10.11.0.5/24", "dev", br)
 	f.node.IP(t, "link", "set", "eth0", "master", br)

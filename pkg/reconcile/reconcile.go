@@ -135,7 +135,9 @@ func (r *Reconciler) plan(in desired.Input, host *hoststate.State, res *Result) 
 	}
 	res.Desired = d
 	r.uplinks.prune(host, d)
-	return plan.Compute(plan.Input{Desired: d, Host: host, Missing: r.missing(), Enslaved: r.uplinks.names(), Carried: r.uplinks.carried()}), nil
+	foreign, mark := plan.Ownership(host, d.Bridge, r.uplinks.names())
+	return plan.Compute(plan.Input{Desired: d, Host: host, Missing: r.missing(), Enslaved: r.uplinks.names(), Carried: r.uplinks.carried(),
+		Foreign: foreign, MarkBridge: mark}), nil
 }
 
 // apply runs each step's actions in order. A failing action ends its step,

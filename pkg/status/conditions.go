@@ -89,6 +89,8 @@ func stepCondition(res reconcile.Result, s reconcile.StepResult) metav1.Conditio
 		return condition(t, false, ReasonWaiting, fmt.Sprintf("waiting for %s, which failed", s.Blocked))
 	case s.Err != nil:
 		return condition(t, false, ReasonApplyFailed, s.Err.Error())
+	case s.Skipped != "" && s.Reason != "":
+		return condition(t, false, s.Reason, s.Skipped)
 	case s.Skipped != "":
 		return condition(t, false, ReasonUnsupported, s.Skipped)
 	case len(s.Actions) > 0:
