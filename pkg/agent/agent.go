@@ -106,9 +106,9 @@ func New(ctx context.Context, restCfg *rest.Config, host *hostnet.Host, cfg Conf
 	})
 	// recompute hands the loop the VLANs the NADs ask for now.
 	recompute := func() error {
-		v, err := vl.compute()
+		v, mtus, err := vl.compute()
 		if err == nil {
-			in.vlans(v)
+			in.vlans(v, mtus)
 		}
 		return err
 	}

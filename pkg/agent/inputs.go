@@ -54,10 +54,10 @@ func (i *inputs) absent() {
 	i.hand()
 }
 
-func (i *inputs) vlans(v []int) {
+func (i *inputs) vlans(v []int, mtus []desired.NADMTU) {
 	i.mu.Lock()
 	defer i.mu.Unlock()
-	i.in.VLANs, i.in.NoNADs, i.haveNADs = v, "", true
+	i.in.VLANs, i.in.NADMTUs, i.in.NoNADs, i.haveNADs = v, mtus, "", true
 	i.hand()
 }
 
@@ -69,6 +69,6 @@ func (i *inputs) noNADs(why string) {
 	if i.haveNADs && i.in.NoNADs == why {
 		return
 	}
-	i.in.VLANs, i.in.NoNADs, i.haveNADs = nil, why, true
+	i.in.VLANs, i.in.NADMTUs, i.in.NoNADs, i.haveNADs = nil, nil, why, true
 	i.hand()
 }

@@ -46,7 +46,7 @@ func gone() jstep {
 	return func(f *joinFixture) { _, f.err = onNode(f.api, f.in, nodeName, nil) }
 }
 
-func nads(vids ...int) jstep { return func(f *joinFixture) { f.in.vlans(vids) } }
+func nads(vids ...int) jstep { return func(f *joinFixture) { f.in.vlans(vids, nil) } }
 
 // noNADs is the cluster found to serve no NAD type.
 func noNADs() jstep { return func(f *joinFixture) { f.in.noNADs(noNADsWhy) } }

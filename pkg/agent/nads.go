@@ -9,6 +9,7 @@ import (
 
 	cniv1 "github.com/harvnet/harvnet/pkg/apis/k8s.cni.cncf.io/v1"
 	"github.com/harvnet/harvnet/pkg/apis/network.harvesterhci.io/v1alpha1"
+	"github.com/harvnet/harvnet/pkg/desired"
 	"github.com/harvnet/harvnet/pkg/nad"
 	"github.com/rancher/lasso/pkg/controller"
 	"github.com/rancher/wrangler/v3/pkg/generic"
@@ -30,10 +31,12 @@ type nadLister interface {
 	List(namespace string, selector labels.Selector) ([]*cniv1.NetworkAttachmentDefinition, error)
 }
 
-// nadVLANs computes the VLAN IDs the bridge's NADs ask for, counting only
-// NADs in the namespaces the ClusterNetwork allows (all when it names none,
-// or does not exist). A NAD with a bad config, or outside the allow-list,
-// is skipped whole; the controller reports it, once, on the NAD.
+// nadVLANs computes the VLAN IDs the bridge's NADs ask for, and the MTUs
+// they set, counting only NADs in the namespaces the ClusterNetwork allows
+// (all when it names none, or does not exist). A NAD with a bad config, or
+// outside the allow-list, is skipped whole; the controller reports it,
+// once, on the NAD. A bad "mtu" drops the NAD from the MTUs only: the CNI
+// plugin fails on it before any VM frame is sent.
 type nadVLANs struct {
 	cache  nadLister
 	bridge string
@@ -41,11 +44,12 @@ type nadVLANs struct {
 	network func() *v1alpha1.ClusterNetwork
 }
 
-func (n *nadVLANs) compute() ([]int, error) {
+func (n *nadVLANs) compute() ([]int, []desired.NADMTU, error) {
 	list, err := n.cache.List("", labels.Everything())
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	var mtus []desired.NADMTU
 	var allowed []string
 	if cn := n.network(); cn != nil {
 		allowed = cn.Spec.NADNamespaces
@@ -62,11 +66,15 @@ func (n *nadVLANs) compute() ([]int, error) {
 		for _, v := range vids {
 			set[v] = true
 		}
+		if mtu, err := nad.MTU(d.Spec.Config, n.bridge); err == nil && mtu > 0 {
+			mtus = append(mtus, desired.NADMTU{NAD: d.Namespace + "/" + d.Name, MTU: mtu})
+		}
 	}
+	sort.Slice(mtus, func(i, j int) bool { return mtus[i].NAD < mtus[j].NAD })
 	out := make([]int, 0, len(set))
 	for v := range set {
 		out = append(out, v)
 	}
 	sort.Ints(out)
-	return out, nil
+	return out, mtus, nil
 }

@@ -29,6 +29,9 @@ type Input struct {
 	Deleted bool
 	// VLANs are the VLAN IDs the bridge NADs ask for, in any order.
 	VLANs []int
+	// NADMTUs are the bridge NADs that set an MTU for their VMs' links,
+	// sorted by NAD: one larger than the uplink's is flagged.
+	NADMTUs []NADMTU
 	// NoNADs says why no NAD could be read (the cluster serves no
 	// NetworkAttachmentDefinition type): VLANs is then empty, and status
 	// says why rather than "none wanted".
@@ -41,6 +44,12 @@ type Input struct {
 	// Probes are the ClusterNetwork's connectivity probes, checked after a
 	// change that moves the node's own addresses or routes.
 	Probes v1alpha1.ProbeSpec
+}
+
+// NADMTU is a bridge NAD's CNI "mtu".
+type NADMTU struct {
+	NAD string // namespace/name
+	MTU int
 }
 
 // State is the host network the agent should build.

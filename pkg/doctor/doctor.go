@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/harvnet/harvnet/pkg/apis/network.harvesterhci.io/v1alpha1"
+	"github.com/harvnet/harvnet/pkg/desired"
 	"github.com/harvnet/harvnet/pkg/hoststate"
 )
 
@@ -21,10 +22,11 @@ const (
 	CheckBridgeMTU            = "BridgeMTU"
 	CheckVXLANMTU             = "VXLANMTU"
 	CheckIPForward            = "IPForward"
+	CheckNADMTU               = "NADMTU"
 )
 
 // Checks lists every check name, for a metric per check.
-var Checks = []string{CheckBridgeNFCallIPTables, CheckForwardDrop, CheckStrictRPFilter, CheckVXLANLocal, CheckBridgeMTU, CheckVXLANMTU, CheckIPForward}
+var Checks = []string{CheckBridgeNFCallIPTables, CheckForwardDrop, CheckStrictRPFilter, CheckVXLANLocal, CheckBridgeMTU, CheckVXLANMTU, CheckIPForward, CheckNADMTU}
 
 // MaxDiagnostics is the API's limit on status.diagnostics.
 const MaxDiagnostics = 64
@@ -34,10 +36,14 @@ type Input struct {
 	Host   *hoststate.State
 	Bridge string // the VLAN bridge harvnet manages
 	Uplink string // the NIC enslaved to it, "" for none
+	// MTU is spec.network.mtu, 0 when unset.
+	MTU int
+	// NADMTUs are the MTUs the bridge's NADs give their VMs.
+	NADMTUs []desired.NADMTU
 }
 
 var checks = []func(Input) []v1alpha1.Diagnostic{
-	bridgeNF, forwardDrop, strictRPFilter, vxlanLocal, bridgeMTU, vxlanMTU, ipForward,
+	bridgeNF, forwardDrop, strictRPFilter, vxlanLocal, bridgeMTU, vxlanMTU, ipForward, nadMTU,
 }
 
 // Run returns every diagnostic, sorted by check and subject, at most

@@ -97,8 +97,7 @@ func vxlanMTU(in Input) []v1alpha1.Diagnostic {
 
 // bridgeMTU fires when the VLAN bridge's MTU is not its uplink's: a
 // smaller bridge cuts VMs' packets short, a larger one (set by hand)
-// passes what the NIC drops. NAD MTUs are not compared: the agent does
-// not read them.
+// passes what the NIC drops. NAD MTUs are nadMTU's.
 func bridgeMTU(in Input) []v1alpha1.Diagnostic {
 	br, ok := in.bridge()
 	if !ok || in.Uplink == "" {

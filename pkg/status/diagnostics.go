@@ -14,5 +14,6 @@ func Diagnostics(res reconcile.Result, opts desired.Options) []v1alpha1.Diagnost
 	if res.Host == nil {
 		return nil
 	}
-	return doctor.Run(doctor.Input{Host: res.Host, Bridge: opts.BridgeName, Uplink: res.Desired.Uplink})
+	return doctor.Run(doctor.Input{Host: res.Host, Bridge: opts.BridgeName, Uplink: res.Desired.Uplink,
+		MTU: res.Input.Spec.Network.MTU, NADMTUs: res.Input.NADMTUs})
 }

@@ -3,6 +3,7 @@ package status
 import (
 	"testing"
 
+	"github.com/harvnet/harvnet/pkg/desired"
 	"github.com/harvnet/harvnet/pkg/doctor"
 	"github.com/harvnet/harvnet/pkg/hoststate"
 )
@@ -49,5 +50,20 @@ func TestBuildDiagnosticsHealthyAndUnread(t *testing.T) {
 	res.Host = nil
 	if d := Diagnostics(res, opts); d != nil {
 		t.Errorf("unread host: %v", d)
+	}
+}
+
+// The NADs' MTUs and spec.network.mtu reach the doctor: a NAD above the
+// uplink's MTU is flagged by name until spec.network.mtu covers it.
+func TestBuildDiagnosticsNADMTU(t *testing.T) {
+	res := result(steady, host(), nil)
+	res.Input.NADMTUs = []desired.NADMTU{{NAD: "vms/jumbo", MTU: 9000}, {NAD: "vms/plain", MTU: 1500}}
+	st := Build(res, opts, 1)
+	if len(st.Diagnostics) != 1 || st.Diagnostics[0].Check != doctor.CheckNADMTU || st.Diagnostics[0].Subject != "vms/jumbo" {
+		t.Fatalf("diagnostics %+v, want NADMTU for vms/jumbo only", st.Diagnostics)
+	}
+	res.Input.Spec.Network.MTU = 9000
+	if st := Build(res, opts, 1); len(st.Diagnostics) != 0 {
+		t.Errorf("spec.network.mtu 9000 still flags: %+v", st.Diagnostics)
 	}
 }
