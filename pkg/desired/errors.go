@@ -14,6 +14,7 @@ const (
 	ReasonNICNotFound          = "NICNotFound"
 	ReasonNICTypeNotAllowed    = "NICTypeNotAllowed"
 	ReasonNICEnslavedElsewhere = "NICEnslavedElsewhere"
+	ReasonNICHasUpperDevices   = "NICHasUpperDevices"
 )
 
 // InvalidError is input that must not change the host.

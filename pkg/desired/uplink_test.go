@@ -1,6 +1,7 @@
 package desired
 
 import (
+	"net/netip"
 	"testing"
 
 	"github.com/harvnet/harvnet/pkg/hoststate"
@@ -20,6 +21,18 @@ func uplinkHost() *hoststate.State {
 		{Name: "eth3", Index: 9, Type: "device", MasterIndex: 8},
 		{Name: "otherbr", Index: 10, Type: "bridge"},
 		{Name: "orphan", Index: 11, Type: "device", MasterIndex: 99},
+		// eth4 carries the node's traffic on a VLAN and a macvlan; eth5 has
+		// a VLAN without addresses; veth1's peer index must not read as a
+		// lower device.
+		{Name: "eth4", Index: 12, Type: "device"},
+		{Name: "eth4.100", Index: 13, Type: "vlan", ParentIndex: 12, Addrs: hoststate.Addrs{
+			{Prefix: netip.MustParsePrefix("10.100.0.5/24")}, {Prefix: netip.MustParsePrefix("fe80::1/64"), Scope: 253}}},
+		{Name: "mv0", Index: 14, Type: "macvlan", ParentIndex: 12, Addrs: hoststate.Addrs{{Prefix: netip.MustParsePrefix("fd00::5/64")}}},
+		{Name: "eth5", Index: 15, Type: "device"},
+		{Name: "eth5.7", Index: 16, Type: "vlan", ParentIndex: 15, Addrs: hoststate.Addrs{{Prefix: netip.MustParsePrefix("fe80::2/64"), Scope: 253}}},
+		{Name: "veth1", Index: 17, Type: "veth", Addrs: hoststate.Addrs{{Prefix: netip.MustParsePrefix("10.9.0.5/24")}}},
+		{Name: "eth6", Index: 18, Type: "device"},
+		{Name: "ipvl0", Index: 19, Type: "ipvlan", ParentIndex: 18},
 	}}
 }
 
@@ -71,6 +84,15 @@ func TestCheckUplink(t *testing.T) {
 			reason: ReasonNICEnslavedElsewhere, message: `NIC "eth2" cannot be the uplink: it is already enslaved to br0`,
 		},
 		{name: "master not observed", st: State{Bridge: "br0", Uplink: "orphan"}, reason: ReasonNICEnslavedElsewhere},
+		{
+			name: "uppers carry the node's traffic", st: State{Bridge: "br0", Uplink: "eth4"}, reason: ReasonNICHasUpperDevices,
+			message: `NIC "eth4" cannot be the uplink: the node's traffic runs over vlan eth4.100 (10.100.0.5/24), macvlan mv0 (fd00::5/64) stacked on it; as a bridge port the NIC would hand their frames to the bridge and cut that traffic off. Move those devices and addresses off it (onto a VLAN of the bridge, or another NIC) or pick another NIC`,
+		},
+		{
+			name: "an ipvlan without addresses still holds the receive path", st: State{Bridge: "br0", Uplink: "eth6"}, reason: ReasonNICHasUpperDevices,
+			message: `NIC "eth6" cannot be the uplink: ipvlan ipvl0 on it takes the NIC's receive path, so the kernel refuses it as a bridge port (EBUSY). Move those devices and addresses off it (onto a VLAN of the bridge, or another NIC) or pick another NIC`,
+		},
+		{name: "an upper with a link-local address only", st: State{Bridge: "br0", Uplink: "eth5"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

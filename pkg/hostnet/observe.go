@@ -97,6 +97,10 @@ func toLink(l netlink.Link) hoststate.Link {
 		Loopback:    a.Flags&net.FlagLoopback != 0,
 		Alias:       a.Alias,
 	}
+	switch l.Type() {
+	case "vlan", "macvlan", "macvtap", "ipvlan", "ipvtap":
+		out.ParentIndex = a.ParentIndex
+	}
 	// The kernel sends IFLA_PERM_ADDRESS only for a device with a burnt-in
 	// address (not a veth, bridge or bond).
 	if p := a.PermHWAddr; len(p) > 0 && slices.ContainsFunc(p, func(b byte) bool { return b != 0 }) {

@@ -39,6 +39,9 @@ type Link struct {
 	Carrier     bool
 	Promisc     bool
 	MasterIndex int
+	// ParentIndex is the lower device of a VLAN, macvlan or ipvlan link
+	// (IFLA_LINK), 0 for other kinds (a veth's IFLA_LINK is its peer).
+	ParentIndex int
 	Loopback    bool
 	// VLANFiltering is set for bridges only.
 	VLANFiltering *bool
@@ -158,6 +161,18 @@ func (s *State) Ports(master string) []Link {
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Uppers returns the VLAN, macvlan and ipvlan links stacked on the link
+// with that index.
+func (s *State) Uppers(index int) []Link {
+	var out []Link
+	for _, l := range s.Links {
+		if l.ParentIndex == index && index != 0 {
+			out = append(out, l)
+		}
+	}
 	return out
 }
 
