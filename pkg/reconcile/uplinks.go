@@ -26,13 +26,20 @@ type uplinkRecord struct {
 	// change is the rest of the state file: the applied input and the
 	// change in its probe window or rolled back (see rollback.go).
 	change checkpoint.State
+	// indexes are the ifindexes of the recorded NICs as last seen. A NIC
+	// renamed while the agent runs keeps its index, so its record
+	// follows it to the new name (see follow). Kept in memory only: an
+	// agent that starts after a rename finds the NIC by its new name
+	// through the spec's MAC or PCI address, and the old name's record
+	// is pruned as for a NIC that is gone.
+	indexes map[string]int
 	// corrupt is set while the file cannot be trusted: nothing that
 	// depends on the record may be done, nor the file overwritten.
 	corrupt *checkpoint.CorruptError
 }
 
 func loadUplinkRecord(dir string) (*uplinkRecord, error) {
-	r := &uplinkRecord{uplinks: map[string]plan.Carried{}}
+	r := &uplinkRecord{uplinks: map[string]plan.Carried{}, indexes: map[string]int{}}
 	if dir == "" {
 		return r, nil
 	}
@@ -116,6 +123,7 @@ func (r *uplinkRecord) carry(a plan.Action) error {
 // with no copy of them left on the bridge (an agent may have died between
 // releasing the NIC and removing the copies).
 func (r *uplinkRecord) prune(host *hoststate.State, d desired.State) {
+	r.follow(host)
 	ports := map[string]bool{}
 	for _, p := range host.Ports(d.Bridge) {
 		ports[p.Name] = true
@@ -138,6 +146,39 @@ func (r *uplinkRecord) prune(host *hoststate.State, d desired.State) {
 	}
 	if changed {
 		_ = r.save() // best effort: the record is rebuilt as NICs are enslaved
+	}
+}
+
+// follow moves the record of a NIC that was renamed to its new name: a
+// recorded name that is gone while a link with its last index exists
+// under another name. Without it the renamed uplink would be harvnet's
+// under a name no link has, and what was carried for it lost.
+func (r *uplinkRecord) follow(host *hoststate.State) {
+	changed := false
+	for _, n := range slices.Sorted(maps.Keys(r.uplinks)) {
+		if l, ok := host.Link(n); ok {
+			r.indexes[n] = l.Index
+			continue
+		}
+		idx, known := r.indexes[n]
+		l, ok := host.LinkByIndex(idx)
+		if _, taken := r.uplinks[l.Name]; !known || !ok || taken {
+			continue
+		}
+		slog.Info("a NIC harvnet enslaved was renamed: its record follows it", "from", n, "to", l.Name, "index", idx)
+		r.uplinks[l.Name] = r.uplinks[n]
+		r.indexes[l.Name] = idx
+		delete(r.uplinks, n)
+		delete(r.indexes, n)
+		changed = true
+	}
+	for n := range r.indexes {
+		if _, ok := r.uplinks[n]; !ok {
+			delete(r.indexes, n)
+		}
+	}
+	if changed {
+		_ = r.save() // best effort, as prune's
 	}
 }
 
