@@ -8,10 +8,12 @@ import (
 	"testing"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
+	"github.com/harvnet/harvnet/pkg/apis/network.harvesterhci.io/v1alpha1"
 )
 
-// Disabling the network deletes the Node objects once their agents have
-// torn down: the management NIC gets its addresses and default route back
+// Disabling the network switches each node off (spec.network.type "") and
+// deletes its Node object once its agent has torn down: the management NIC gets its addresses and default route back
 // and the node still answers.
 func TestDisableGivesNICsBack(t *testing.T) {
 	n1 := fresh(t, "n1")[0]
@@ -40,21 +42,31 @@ func TestAgentDownThroughDisable(t *testing.T) {
 	enable(t, "eth1", n3)
 	n3.Agent.Kill()
 	cluster.SetClusterNetwork(t, false, "eth1")
-	// The finalizer holds n3's object while no agent can tear down...
+	// The rollout switches n3 off and waits for its agent to report the
+	// teardown before it deletes the object: no agent can...
 	eventually(t, wait, func() string {
 		n, err := cluster.HNode(t, "n3")
-		if err != nil || n.DeletionTimestamp == nil {
-			return fmt.Sprintf("n3 not waiting on its finalizer: %v", err)
+		if err != nil || n.Spec.Network.Type != v1alpha1.NetworkTypeNone || n.Annotations[v1alpha1.AnnotationTeardown] == "" {
+			return fmt.Sprintf("n3 not switched off by the rollout: %v", err)
+		}
+		cn := controllerSaw(t)
+		if r := cn.Status.Rollout; r == nil || !slices.Equal(r.Wave, []string{"n3"}) {
+			return fmt.Sprintf("rollout %+v, want waiting for n3", r)
 		}
 		return ""
 	})
 	if msg := n3.PortOf(t, "eth1"); msg != "" {
 		t.Errorf("n3's host changed with no agent running: %s", msg)
 	}
-	// ...until an impatient operator removes the finalizer by hand, so
-	// the returning agent finds no object at all.
-	if out, err := cluster.Kubectl("patch", "hnode", "n3", "--type=merge", "-p", `{"metadata":{"finalizers":null}}`); err != nil {
-		t.Fatalf("kubectl patch: %v: %s", err, out)
+	// ...until an impatient operator deletes it and removes the finalizer
+	// by hand, so the returning agent finds no object at all.
+	for _, args := range [][]string{
+		{"delete", "hnode", "n3", "--wait=false"},
+		{"patch", "hnode", "n3", "--type=merge", "-p", `{"metadata":{"finalizers":null}}`},
+	} {
+		if out, err := cluster.Kubectl(args...); err != nil {
+			t.Fatalf("kubectl: %v: %s", err, out)
+		}
 	}
 	eventually(t, wait, func() string {
 		if _, err := cluster.HNode(t, "n3"); !apierrors.IsNotFound(err) {

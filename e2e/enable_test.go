@@ -15,7 +15,8 @@ import (
 )
 
 // Enabling the VLAN network: the controller creates a Node object per core
-// Node with the default NIC, and the agent enslaves that NIC and reports it.
+// Node with the default NIC (one node at a time: e2e TestRolloutWaves), and
+// the agent enslaves that NIC and reports it.
 func TestEnable(t *testing.T) {
 	nodes := fresh(t, "n1", "n2")
 	cluster.SetClusterNetwork(t, true, "eth1")
@@ -28,8 +29,10 @@ func TestEnable(t *testing.T) {
 			if n.Spec.Network.Type != v1alpha1.NetworkTypeVLAN || n.Spec.Network.NIC != "eth1" {
 				return fmt.Sprintf("%s spec %+v, want vlan on eth1", name, n.Spec.Network)
 			}
-			if len(n.OwnerReferences) != 1 || n.OwnerReferences[0].Kind != "Node" {
-				return fmt.Sprintf("%s owner references %v, want its core Node", name, n.OwnerReferences)
+			// No owner reference: a garbage collector must not delete it
+			// with its core Node (kubectl delete node on a running node).
+			if len(n.OwnerReferences) != 0 || n.Labels[v1alpha1.LabelSelected] != "true" {
+				return fmt.Sprintf("%s owner references %v, labels %v, want none and selected", name, n.OwnerReferences, n.Labels)
 			}
 			return ""
 		})

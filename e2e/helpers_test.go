@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
@@ -26,7 +27,7 @@ func fresh(t *testing.T, names ...string) []*framework.RunningNode {
 			t.Fatal(err)
 		}
 	}
-	cluster.SetClusterNetwork(t, false, "eth1")
+	resetClusterNetwork(t)
 	if err := cluster.NADs.DeleteAll(ctx(t)); err != nil {
 		t.Fatal(err)
 	}
@@ -66,6 +67,51 @@ func fresh(t *testing.T, names ...string) []*framework.RunningNode {
 		nodes = append(nodes, n)
 	}
 	return nodes
+}
+
+// resetClusterNetwork makes the ClusterNetwork vlan switched off with eth1
+// as default NIC and nothing else set (no selector, maxUnavailable or
+// accepted rollbacks), creating it when a test deleted it.
+func resetClusterNetwork(t *testing.T) {
+	t.Helper()
+	cns := cluster.Net.NetworkV1alpha1().ClusterNetworks()
+	eventually(t, wait, func() string {
+		_, err := cns.Get(ctx(t), v1alpha1.ClusterNetworkVLAN, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			cn := &v1alpha1.ClusterNetwork{ObjectMeta: metav1.ObjectMeta{Name: v1alpha1.ClusterNetworkVLAN},
+				Spec: v1alpha1.ClusterNetworkSpec{DefaultPhysicalNIC: "eth1"}}
+			if _, err := cns.Create(ctx(t), cn, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+				return err.Error()
+			}
+			return ""
+		}
+		if err != nil {
+			return err.Error()
+		}
+		p := fmt.Sprintf(`{"metadata":{"annotations":{%q:null}},"spec":{"enable":false,"defaultPhysicalNIC":"eth1","nodeSelector":null,"maxUnavailable":null}}`, v1alpha1.AnnotationAcceptRollback)
+		if _, err := cns.Patch(ctx(t), v1alpha1.ClusterNetworkVLAN, types.MergePatchType, []byte(p), metav1.PatchOptions{}); err != nil {
+			return err.Error()
+		}
+		return ""
+	})
+}
+
+// controllerSaw waits until the controller has acted on the ClusterNetwork's
+// current spec (status.observedGeneration) and returns it.
+func controllerSaw(t *testing.T) *v1alpha1.ClusterNetwork {
+	t.Helper()
+	var cn *v1alpha1.ClusterNetwork
+	eventually(t, wait, func() string {
+		var err error
+		if cn, err = cluster.Net.NetworkV1alpha1().ClusterNetworks().Get(ctx(t), v1alpha1.ClusterNetworkVLAN, metav1.GetOptions{}); err != nil {
+			return err.Error()
+		}
+		if cn.Status.ObservedGeneration != cn.Generation {
+			return fmt.Sprintf("ClusterNetwork status.observedGeneration %d, generation %d", cn.Status.ObservedGeneration, cn.Generation)
+		}
+		return ""
+	})
+	return cn
 }
 
 // enable turns the VLAN network on with nic as the default NIC and waits

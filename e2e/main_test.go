@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/harvnet/harvnet/e2e/framework"
 	"github.com/harvnet/harvnet/internal/netnstest"
@@ -49,6 +50,9 @@ func run(m *testing.M) int {
 	// Agents re-check netfilter every second so the e2e sees repairs fast.
 	if cluster != nil {
 		cluster.AgentArgs = []string{"--resync", "1s"}
+		// A core Node's object outlives it this long: long enough to
+		// register it again in a test, short enough to see it go.
+		cluster.ControllerArgs = []string{"--node-gone-grace", nodeGoneGrace.String()}
 	}
 	if err == nil {
 		err = cluster.StartController()
@@ -75,6 +79,7 @@ var (
 )
 
 const (
-	bridge = framework.Bridge
-	wait   = framework.Wait
+	nodeGoneGrace = 8 * time.Second
+	bridge        = framework.Bridge
+	wait          = framework.Wait
 )

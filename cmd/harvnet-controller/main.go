@@ -37,8 +37,12 @@ func run(args []string) error {
 	metricsAddr := fs.String("metrics-addr", ":9104", "address for /metrics; empty or 0 turns it off")
 	restore := fs.Bool("restore-hosts", false, "switch every ClusterNetwork off, wait until every node's agent restored its host, and exit (the chart's pre-delete hook)")
 	restoreTimeout := fs.Duration("restore-timeout", 2*time.Minute, "how long --restore-hosts waits")
+	nodeGoneGrace := fs.Duration("node-gone-grace", controller.DefaultNodeGoneGrace, "how long a harvnet Node object (and so the node's network and its spec) outlives its core Node; a core Node registered again meanwhile (kubectl delete node, then the kubelet) takes it back as it is")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *nodeGoneGrace <= 0 {
+		return fmt.Errorf("--node-gone-grace must be positive, not %v", *nodeGoneGrace)
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q: every setting is a flag", fs.Args())
@@ -81,7 +85,8 @@ func run(args []string) error {
 		coreF := core.NewFactoryFromConfigOrDie(restCfg)
 		netF := netctl.NewFactoryFromConfigOrDie(restCfg)
 		v := netF.Network().V1alpha1()
-		if err := controller.Register(ctx, coreF.Core().V1().Node(), v.Node(), v.ClusterNetwork(), met); err != nil {
+		opts := controller.Options{NodeGoneGrace: *nodeGoneGrace, Recorder: controller.NewRecorder(ctx, kube), Metrics: met}
+		if err := controller.Register(ctx, coreF.Core().V1().Node(), v.Node(), v.ClusterNetwork(), opts); err != nil {
 			slog.Error("registering controllers", "err", err)
 			cancel()
 			return

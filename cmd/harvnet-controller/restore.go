@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 
+	"github.com/harvnet/harvnet/pkg/apis/network.harvesterhci.io/v1alpha1"
 	"github.com/harvnet/harvnet/pkg/generated/clientset/versioned"
 )
 
@@ -40,6 +41,16 @@ func restore(ctx context.Context, cs versioned.Interface, timeout, poll time.Dur
 	cns, err := api.ClusterNetworks().List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return fmt.Errorf("listing ClusterNetworks: %w", err)
+	}
+	// The controller leaves nodes as they are while the ClusterNetwork
+	// is missing (only an explicit disable switches them off); uninstalling
+	// is one, so it is made again, switched off.
+	if !slices.ContainsFunc(cns.Items, func(cn v1alpha1.ClusterNetwork) bool { return cn.Name == v1alpha1.ClusterNetworkVLAN }) {
+		vlan := &v1alpha1.ClusterNetwork{ObjectMeta: metav1.ObjectMeta{Name: v1alpha1.ClusterNetworkVLAN}}
+		if _, err := api.ClusterNetworks().Create(ctx, vlan, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("creating ClusterNetwork %s switched off: %w", vlan.Name, err)
+		}
+		slog.Info("restore-hosts: ClusterNetwork was missing; created it switched off", "name", vlan.Name)
 	}
 	// A merge patch touches only spec.enable, so fields this binary does
 	// not know survive.

@@ -73,3 +73,17 @@ func TestRestoreTimesOutNamingTheNodes(t *testing.T) {
 		t.Fatalf("restore = %v, want a timeout naming [n1 n2]", err)
 	}
 }
+
+// A missing ClusterNetwork leaves the nodes as they are (the controller
+// switches nothing off without an explicit disable); uninstalling is one,
+// so the hook creates it switched off.
+func TestRestoreCreatesMissingNetworkSwitchedOff(t *testing.T) {
+	cs := fake.NewSimpleClientset(&v1alpha1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1"}})
+	if err := restore(context.Background(), cs, 50*time.Millisecond, time.Millisecond); err == nil {
+		t.Fatal("restore returned nil while n1's object exists")
+	}
+	cn, err := cs.NetworkV1alpha1().ClusterNetworks().Get(context.Background(), "vlan", metav1.GetOptions{})
+	if err != nil || cn.Spec.Enable {
+		t.Fatalf("ClusterNetwork vlan: %v %+v, want created switched off", err, cn)
+	}
+}

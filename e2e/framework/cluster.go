@@ -28,6 +28,8 @@ type Cluster struct {
 	Clients
 	// AgentArgs are extra flags for every agent.
 	AgentArgs []string
+	// ControllerArgs are extra flags for the controller.
+	ControllerArgs []string
 	// ControllerMetrics is the controller's /metrics address on the host:
 	// a free port, as several e2e runs may share the host.
 	ControllerMetrics string
@@ -169,7 +171,7 @@ func (c *Cluster) StartController() error {
 		return err
 	}
 	c.Controller, err = StartProcess("controller", filepath.Join(c.Dir, "controller.log"), true,
-		filepath.Join(c.Bin, "harvnet-controller"), "--kubeconfig", kubeconfig, "--health-addr", "0", "--metrics-addr", c.ControllerMetrics)
+		append([]string{filepath.Join(c.Bin, "harvnet-controller"), "--kubeconfig", kubeconfig, "--health-addr", "0", "--metrics-addr", c.ControllerMetrics}, c.ControllerArgs...)...)
 	return err
 }
 

@@ -9,15 +9,12 @@ import (
 	"github.com/rancher/lasso/pkg/controller"
 	"github.com/rancher/wrangler/v3/pkg/generic"
 	"github.com/rancher/wrangler/v3/pkg/schemes"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes"
-	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/record"
 
 	cniv1 "github.com/harvnet/harvnet/pkg/apis/k8s.cni.cncf.io/v1"
 	"github.com/harvnet/harvnet/pkg/apis/network.harvesterhci.io/v1alpha1"
@@ -39,9 +36,7 @@ const nadDiscoveryInterval = 10 * time.Second
 // nadDiscoveryInterval, and the rest of the controller never waits on it.
 // It returns when ctx ends.
 func RunNADReports(ctx context.Context, restCfg *rest.Config, kube kubernetes.Interface, networks netctl.ClusterNetworkController) {
-	b := record.NewBroadcaster(record.WithContext(ctx))
-	b.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: kube.CoreV1().Events("")})
-	recorder := b.NewRecorder(schemes.All, corev1.EventSource{Component: "harvnet-controller"})
+	recorder := NewRecorder(ctx, kube)
 	reports := newNADReports(recorder, func() *v1alpha1.ClusterNetwork {
 		cn, err := networks.Cache().Get(v1alpha1.ClusterNetworkVLAN)
 		if err != nil {

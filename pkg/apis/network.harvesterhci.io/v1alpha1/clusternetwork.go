@@ -131,3 +131,31 @@ const (
 	// wait for the admin.
 	ConditionRolloutHalted = "RolloutHalted"
 )
+
+// Labels and annotations the controller keeps on Node objects and reads on
+// the ClusterNetwork. They live in metadata, not status: the agent writes
+// status as a merge patch from its own view, which would drop a field it
+// does not write.
+const (
+	// LabelSelected is "true" on a Node object whose core Node matches
+	// the ClusterNetwork's nodeSelector, "false" otherwise.
+	LabelSelected = "network.harvesterhci.io/selected"
+	// AnnotationTeardown marks a Node object the staged rollout switched
+	// off (spec.network.type emptied) rather than its admin: the rollout
+	// switches it on again, and deletes it once its agent has torn down.
+	AnnotationTeardown = "network.harvesterhci.io/teardown"
+	// AnnotationCoreNodeGoneSince is when the controller first saw the
+	// object's core Node missing (RFC 3339). The object, and so the node's
+	// network and its spec, is kept for the controller's --node-gone-grace
+	// and deleted after; a core Node registered again meanwhile takes it
+	// back as it is.
+	AnnotationCoreNodeGoneSince = "network.harvesterhci.io/core-node-gone-since"
+	// AnnotationAcceptRollback on the ClusterNetwork lists rollbacks the
+	// admin accepts as "node/generation", comma-separated: the rollout
+	// goes on and leaves those nodes on their previous network.
+	AnnotationAcceptRollback = "network.harvesterhci.io/accept-rollback"
+)
+
+// ReasonRolledBack is the Ready reason of a Node whose agent undid a
+// change that failed its probes.
+const ReasonRolledBack = "RolledBack"

@@ -30,6 +30,7 @@ import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 // +kubebuilder:printcolumn:name="LINK",type=string,JSONPath=`.status.uplinkStatus`
 // +kubebuilder:printcolumn:name="VLANS",type=string,JSONPath=`.status.networkIDs`
 // +kubebuilder:printcolumn:name="READY",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="SELECTED",type=string,JSONPath=`.metadata.labels.network\.harvesterhci\.io/selected`
 // +kubebuilder:printcolumn:name="AGE",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:printcolumn:name="BRIDGE",type=string,JSONPath=`.status.bridge`,priority=1
 // +kubebuilder:printcolumn:name="MTU",type=integer,JSONPath=`.status.mtu`,priority=1
