@@ -86,6 +86,7 @@ var terminalReasons = map[string]bool{
 	"Unsupported": true, "NoCarrier": true,
 	"InvalidSpec": true, "InvalidNIC": true, "InvalidVLAN": true, "NICNotFound": true,
 	"NICTypeNotAllowed": true, "NICEnslavedElsewhere": true, "NICAmbiguous": true,
+	"NotOwned": true, // a bridge of that name that is not harvnet's: left to the admin
 }
 
 // Condition reasons of the ClusterNetwork.
