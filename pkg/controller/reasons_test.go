@@ -15,7 +15,7 @@ func TestTerminalReasonsAreTheAgents(t *testing.T) {
 	for _, r := range []string{
 		status.ReasonUnsupported, status.ReasonNoCarrier,
 		desired.ReasonInvalidSpec, desired.ReasonInvalidNIC, desired.ReasonInvalidVLAN, desired.ReasonNICNotFound,
-		desired.ReasonNICTypeNotAllowed, desired.ReasonNICEnslavedElsewhere, desired.ReasonNICAmbiguous,
+		desired.ReasonNICTypeNotAllowed, desired.ReasonNICEnslavedElsewhere, desired.ReasonNICAmbiguous, desired.ReasonNICHasUpperDevices,
 		plan.ReasonNotOwned,
 	} {
 		agents[r] = true

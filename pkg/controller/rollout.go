@@ -85,7 +85,7 @@ type rolloutPlan struct {
 var terminalReasons = map[string]bool{
 	"Unsupported": true, "NoCarrier": true,
 	"InvalidSpec": true, "InvalidNIC": true, "InvalidVLAN": true, "NICNotFound": true,
-	"NICTypeNotAllowed": true, "NICEnslavedElsewhere": true, "NICAmbiguous": true,
+	"NICTypeNotAllowed": true, "NICEnslavedElsewhere": true, "NICAmbiguous": true, "NICHasUpperDevices": true,
 	"NotOwned": true, // a bridge of that name that is not harvnet's: left to the admin
 }
 
