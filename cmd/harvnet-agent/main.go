@@ -31,6 +31,7 @@ func run(args []string) error {
 	kubeconfig := fs.String("kubeconfig", "", "kubeconfig file; empty for the in-cluster config")
 	nodeName := fs.String("node-name", os.Getenv("NODE_NAME"), "this node's name (default: $NODE_NAME)")
 	bridge := fs.String("bridge-name", desired.DefaultBridge, "the VLAN bridge to manage")
+	bondName := fs.String("bond-name", "", `the bond built when spec.network.uplink asks for one; empty derives it from --bridge-name ("br" becomes "bo": harvester-bo0)`)
 	uplinkTypes := fs.String("uplink-types", strings.Join(desired.DefaultUplinkTypes, ","), "link types offered as NICs (device is a physical NIC)")
 	stateDir := fs.String("state-dir", "/var/lib/harvnet", "where the agent keeps what it moved off the uplink")
 	metricsAddr := fs.String("metrics-addr", "127.0.0.1:9101", "address for /metrics; empty or 0 turns it off (VMs on the bridge can reach every host address)")
@@ -43,7 +44,7 @@ func run(args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q: every setting is a flag", fs.Args())
 	}
-	opts := desired.Options{BridgeName: *bridge, UplinkTypes: splitList(*uplinkTypes)}
+	opts := desired.Options{BridgeName: *bridge, BondName: *bondName, UplinkTypes: splitList(*uplinkTypes)}
 	if err := opts.Validate(); err != nil {
 		return err
 	}
@@ -94,7 +95,7 @@ func run(args []string) error {
 	if err := cmdutil.Endpoints(ctx, *healthAddr, *metricsAddr, cmdutil.Probes{Healthy: a.Healthy, Ready: a.Ready, Metrics: reg}); err != nil {
 		return err
 	}
-	slog.Info("harvnet-agent starting", "node", *nodeName, "bridge", opts.BridgeName, "uplinkTypes", opts.UplinkTypes)
+	slog.Info("harvnet-agent starting", "node", *nodeName, "bridge", opts.BridgeName, "bond", opts.Bond(), "uplinkTypes", opts.UplinkTypes)
 	return a.Run(ctx)
 }
 

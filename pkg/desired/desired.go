@@ -20,6 +20,9 @@ type Options struct {
 	// UplinkTypes are the netlink link kinds accepted as uplink and listed in
 	// the NIC inventory. "device" is a physical NIC.
 	UplinkTypes []string
+	// BondName is the bond harvnet builds when the spec asks for one;
+	// empty derives it from BridgeName (see DefaultBondName).
+	BondName string
 }
 
 // Input is what the cluster asks of this node.
@@ -56,14 +59,33 @@ type NADMTU struct {
 type State struct {
 	Teardown bool
 	Bridge   string
-	Uplink   string // empty: a bridge without uplink
+	Uplink   string // the bridge's port: a NIC or Bond.Name; empty: a bridge without uplink
 	VLANs    []int  // sorted, unique, 2..4094
+	// BondName is the agent's bond, set also on teardown: a bond of
+	// that name left from an earlier spec is taken apart.
+	BondName string
+	// Bond is the bond to build from the uplink's NICs; nil when the
+	// uplink is one NIC (spec.network.nic, or uplink without bond).
+	Bond *Bond
+	// MTU for the NICs, the bond, the bridge and its VM ports; 0 leaves
+	// the NIC's MTU and gives the bridge the uplink's.
+	MTU int
+	// UplinkRefs are spec.network.uplink.nics, resolved by Resolve into
+	// Uplink or Bond.Slaves, with NICs saying how each resolved.
+	UplinkRefs []v1alpha1.NICRef
+	NICs       []v1alpha1.ResolvedNIC
 }
 
 // Validate checks the options once at start-up.
 func (o Options) Validate() error {
 	if err := ValidateLinkName(o.BridgeName); err != nil {
 		return fmt.Errorf("bridge name: %w", err)
+	}
+	if err := ValidateLinkName(o.Bond()); err != nil {
+		return fmt.Errorf("bond name: %w", err)
+	}
+	if o.Bond() == o.BridgeName {
+		return fmt.Errorf("bond name: %q is the bridge's name too", o.BridgeName)
 	}
 	if len(o.UplinkTypes) == 0 {
 		return fmt.Errorf("uplink types: at least one link type is needed")
@@ -84,9 +106,9 @@ func (o Options) UplinkTypeAllowed(kind string) bool {
 }
 
 // Compute derives the desired state from the input. It checks only what can
-// be checked without looking at the host; CheckUplink does the rest.
+// be checked without looking at the host; Resolve does the rest.
 func Compute(in Input, opts Options) (State, error) {
-	st := State{Bridge: opts.BridgeName}
+	st := State{Bridge: opts.BridgeName, BondName: opts.Bond()}
 	if in.Deleted || in.Spec.Network.Type == v1alpha1.NetworkTypeNone {
 		st.Teardown = true
 		return st, nil
@@ -101,8 +123,23 @@ func Compute(in Input, opts Options) (State, error) {
 		if nic == opts.BridgeName {
 			return State{}, Invalidf(ReasonInvalidNIC, "spec.network.nic %q is the VLAN bridge itself; name the physical NIC to enslave to it", nic)
 		}
+		if nic == st.BondName {
+			return State{}, Invalidf(ReasonInvalidNIC, "spec.network.nic %q is the bond harvnet builds for spec.network.uplink; name a NIC, or ask for the bond in spec.network.uplink", nic)
+		}
+		if in.Spec.Network.Uplink != nil {
+			return State{}, Invalidf(ReasonInvalidSpec, "set either spec.network.nic or spec.network.uplink, not both")
+		}
 		st.Uplink = nic
 	}
+	if u := in.Spec.Network.Uplink; u != nil {
+		if err := computeUplink(&st, u, opts); err != nil {
+			return State{}, err
+		}
+	}
+	if err := computeMTU(in.Spec.Network.MTU); err != nil {
+		return State{}, err
+	}
+	st.MTU = in.Spec.Network.MTU
 	vlans, err := normalizeVLANs(in.VLANs)
 	if err != nil {
 		return State{}, err

@@ -24,7 +24,8 @@ func CheckUplink(st State, host *hoststate.State, opts Options) error {
 }
 
 // Unusable says why a link cannot be the uplink of bridge, as a condition
-// reason and a sentence, or "" if it can.
+// reason and a sentence, or "" if it can. A slave of harvnet's own bond
+// is usable: the bond is harvnet's to take apart.
 func Unusable(l hoststate.Link, host *hoststate.State, bridge string, opts Options) (reason, why string) {
 	switch {
 	case l.Loopback:
@@ -35,7 +36,7 @@ func Unusable(l hoststate.Link, host *hoststate.State, bridge string, opts Optio
 		return ReasonNICTypeNotAllowed, "links of type " + l.Type + " are not accepted as uplinks (agent option --uplink-types)"
 	}
 	if l.MasterIndex != 0 {
-		if m, _ := host.LinkByIndex(l.MasterIndex); m.Name != bridge {
+		if m, _ := host.LinkByIndex(l.MasterIndex); m.Name != bridge && m.Name != opts.Bond() {
 			return ReasonNICEnslavedElsewhere, "it is already enslaved to " + m.Name
 		}
 		return "", ""

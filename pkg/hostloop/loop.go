@@ -147,15 +147,16 @@ func (l *Loop) SetInput(in desired.Input) {
 	}
 }
 
-// watched is the monitor's filter: the bridge, the uplink, and physical
-// NICs (for the inventory). VM veths, user bridges and bonds not named as
+// watched is the monitor's filter: the bridge, the uplink, harvnet's bond
+// (a slave failing over changes it), and physical NICs (for the
+// inventory and bond slaves). VM veths, user bridges and bonds not named as
 // uplink cost nothing; the periodic resync keeps their inventory entries
 // fresh.
 func (l *Loop) watched(name, kind string) bool {
 	l.mu.Lock()
 	uplink := l.uplink
 	l.mu.Unlock()
-	return name == l.cfg.Options.BridgeName || name == uplink || kind == "device"
+	return name == l.cfg.Options.BridgeName || name == uplink || name == l.cfg.Options.Bond() || kind == "device"
 }
 
 // Run reconciles until ctx ends.

@@ -43,6 +43,12 @@ func (h *Host) apply(a plan.Action) error {
 		})
 	case plan.SetUp:
 		return h.withLink(a.Link, h.nl.LinkSetUp)
+	case plan.SetDown:
+		return h.withLink(a.Link, h.nl.LinkSetDown)
+	case plan.CreateBond:
+		return h.createBond(a)
+	case plan.SetBondOptions:
+		return h.changeBond(a)
 	case plan.SetMTU:
 		return h.withLink(a.Link, func(l netlink.Link) error { return h.nl.LinkSetMTU(l, a.MTU) })
 	case plan.SetMAC:

@@ -56,13 +56,19 @@ func (h *Host) observe() (*hoststate.State, error) {
 	}
 	st := &hoststate.State{}
 	byIndex := map[int]*hoststate.Link{}
+	activeSlaves := map[int]int{}
 	for _, l := range links {
-		st.Links = append(st.Links, toLink(l))
+		hl := toLink(l)
+		activeSlaves[hl.Index] = bondParts(l, &hl)
+		st.Links = append(st.Links, hl)
 	}
 	sort.Slice(st.Links, func(i, j int) bool { return st.Links[i].Index < st.Links[j].Index })
 	h.hw.fill(st.Links)
 	for i := range st.Links {
 		byIndex[st.Links[i].Index] = &st.Links[i]
+	}
+	if err := h.fillBonds(byIndex, activeSlaves); err != nil {
+		return nil, err
 	}
 	for _, a := range addrs {
 		if l := byIndex[a.LinkIndex]; l != nil {

@@ -9,8 +9,12 @@ type Bond struct {
 	XmitHashPolicy string // "layer2", "layer3+4", ...
 	ADSelect       string // "stable", "bandwidth", "count"
 	ActiveSlave    string // active-backup: the slave carrying traffic now
-	// AggregatorID is the active 802.3ad aggregator (IFLA_BOND_AD_INFO).
+	// AggregatorID is the active 802.3ad aggregator (IFLA_BOND_AD_INFO),
+	// PartnerMAC the system MAC of the switch that answered LACPDUs on it
+	// (all zeros when none did) and NumPorts the slaves in it.
 	AggregatorID int
+	PartnerMAC   string
+	NumPorts     int
 }
 
 // BondSlave is one slave's state as the bond sees it (IFLA_BOND_SLAVE_*).

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/harvnet/harvnet/pkg/desired"
 	"github.com/harvnet/harvnet/pkg/hoststate"
 )
 
@@ -16,6 +17,9 @@ const (
 	CreateBridge     Op = "CreateBridge"
 	SetVLANFiltering Op = "SetVLANFiltering"
 	SetUp            Op = "SetUp"
+	SetDown          Op = "SetDown"
+	CreateBond       Op = "CreateBond"
+	SetBondOptions   Op = "SetBondOptions"
 	SetMTU           Op = "SetMTU"
 	SetMAC           Op = "SetMAC"
 	SetAlias         Op = "SetAlias"
@@ -52,7 +56,26 @@ type Action struct {
 	Backend string
 	// Owner is the NIC whose address or route an AddAddr or AddRoute moves.
 	Owner string
+	// Bond is what CreateBond and SetBondOptions set; Changes names the
+	// options SetBondOptions changes and Restart what the kernel needs
+	// for them.
+	Bond    *desired.Bond
+	Changes []string
+	Restart Restart
 }
+
+// Restart is what a bond option change costs: the kernel takes some only
+// on a down bond, the mode only on a down bond without slaves.
+type Restart int
+
+const (
+	RestartNone Restart = iota
+	// RestartDown sets the bond down and up again around the change.
+	RestartDown
+	// RestartWithoutSlaves also releases the slaves first (separate
+	// actions) and the plan enslaves them again after.
+	RestartWithoutSlaves
+)
 
 // Range is an inclusive range of VLAN IDs.
 type Range struct{ From, To int }
@@ -73,6 +96,19 @@ func (a Action) String() string {
 		return "turn on vlan_filtering on " + a.Link
 	case SetUp:
 		return "set " + a.Link + " up"
+	case SetDown:
+		return "set " + a.Link + " down"
+	case CreateBond:
+		return fmt.Sprintf("create bond %s (%s)", a.Link, bondOpts(a.Bond))
+	case SetBondOptions:
+		s := fmt.Sprintf("change %s of bond %s to %s", strings.Join(a.Changes, ", "), a.Link, bondOpts(a.Bond))
+		switch a.Restart {
+		case RestartDown:
+			s += "; the kernel takes lacp_rate and ad_select only on a down bond, so it is down for a moment and the uplink with it"
+		case RestartWithoutSlaves:
+			s += "; the kernel changes the mode only on a down bond without slaves, so its slaves were released and are enslaved again: the uplink is down for a moment"
+		}
+		return s
 	case SetMTU:
 		return fmt.Sprintf("set MTU of %s to %d", a.Link, a.MTU)
 	case SetMAC:
@@ -90,6 +126,9 @@ func (a Action) String() string {
 	case SetMaster:
 		return fmt.Sprintf("enslave %s to %s", a.Link, a.Master)
 	case SetNoMaster:
+		if a.Master != "" {
+			return "release " + a.Link + " from " + a.Master
+		}
 		return "release " + a.Link + " from its bridge"
 	case DeleteLink:
 		return "delete " + a.Link
@@ -105,6 +144,19 @@ func (a Action) String() string {
 		return fmt.Sprintf("remove an older agent's forward accept rules of %s (iptables %s)", a.Link, a.Backend)
 	}
 	return string(a.Op) + " " + a.Link
+}
+
+func bondOpts(b *desired.Bond) string {
+	if b == nil {
+		return ""
+	}
+	s := fmt.Sprintf("mode %s, miimon %d", b.Mode, b.Miimon)
+	for _, o := range []struct{ k, v string }{{"lacp_rate", b.LACPRate}, {"ad_select", b.ADSelect}, {"xmit_hash_policy", b.XmitHashPolicy}} {
+		if o.v != "" {
+			s += ", " + o.k + " " + o.v
+		}
+	}
+	return s
 }
 
 func joinRanges(rs []Range) string {

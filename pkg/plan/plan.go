@@ -12,6 +12,7 @@ type Phase string
 
 const (
 	PhaseBridge   Phase = "Bridge"
+	PhaseBond     Phase = "Bond"
 	PhaseUplink   Phase = "Uplink"
 	PhaseVLANs    Phase = "VLANs"
 	PhaseDHCP     Phase = "DHCP"
@@ -26,6 +27,7 @@ const (
 	CapVLANFiltering Capability = "VLANFiltering"
 	CapBroute        Capability = "Broute"
 	CapIPTables      Capability = "IPTables"
+	CapBonding       Capability = "Bonding"
 )
 
 // Missing maps each capability the host lacks to a sentence saying why.
@@ -94,13 +96,25 @@ func Compute(in Input) Plan {
 		return teardown(in)
 	}
 	br := bridgeStep(in)
-	p := Plan{br, uplinkStep(in), vlanStep(in), dhcpStep(in), bridgeNFStep(in), forwardStep(in)}
+	p := Plan{br, bondStep(in), uplinkStep(in), vlanStep(in), dhcpStep(in), bridgeNFStep(in), forwardStep(in)}
 	if br.Skipped != "" {
 		// Nothing may be moved onto a link that is not our bridge, nor
 		// the host's bridge netfilter set for one that is not ours.
 		for i := range p {
 			if slices.Contains(p[i].Requires, PhaseBridge) || p[i].Phase == PhaseDHCP || in.Foreign != "" && p[i].Phase == PhaseBridgeNF {
 				p[i] = Step{Phase: p[i].Phase, Requires: p[i].Requires, Skipped: "the bridge cannot be set up: " + br.Skipped, Reason: br.Reason}
+			}
+		}
+		return p
+	}
+	if bond := p[1]; bond.Skipped != "" {
+		// Without the bond there is no uplink to enslave, nor to put VLANs
+		// and DHCP rules on; the bridge and the rest are still done.
+		skipped := map[Phase]bool{PhaseBond: true}
+		for i := range p {
+			if slices.ContainsFunc(p[i].Requires, func(r Phase) bool { return skipped[r] }) {
+				p[i] = Step{Phase: p[i].Phase, Requires: p[i].Requires, Skipped: bond.Skipped}
+				skipped[p[i].Phase] = true
 			}
 		}
 	}

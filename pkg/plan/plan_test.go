@@ -148,10 +148,10 @@ func assertActions(t *testing.T, what string, got, want []Action) {
 
 func TestComputePhases(t *testing.T) {
 	p := Compute(Input{Desired: want(desired.State{Uplink: "eth0"}), Host: freshHost()})
-	if got, w := phases(p), []Phase{PhaseBridge, PhaseUplink, PhaseVLANs, PhaseDHCP, PhaseBridgeNF, PhaseForward}; !slices.Equal(got, w) {
+	if got, w := phases(p), []Phase{PhaseBridge, PhaseBond, PhaseUplink, PhaseVLANs, PhaseDHCP, PhaseBridgeNF, PhaseForward}; !slices.Equal(got, w) {
 		t.Errorf("phases = %v, want %v", got, w)
 	}
-	if got := step(t, p, PhaseUplink).Requires; !slices.Equal(got, []Phase{PhaseBridge}) {
+	if got := step(t, p, PhaseUplink).Requires; !slices.Equal(got, []Phase{PhaseBridge, PhaseBond}) {
 		t.Errorf("Uplink requires %v", got)
 	}
 	if got := step(t, p, PhaseVLANs).Requires; !slices.Equal(got, []Phase{PhaseBridge, PhaseUplink}) {

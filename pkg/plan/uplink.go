@@ -8,25 +8,46 @@ import (
 )
 
 func uplinkStep(in Input) Step {
-	s := Step{Phase: PhaseUplink, Requires: []Phase{PhaseBridge}}
+	s := Step{Phase: PhaseUplink, Requires: []Phase{PhaseBridge, PhaseBond}}
 	for _, p := range releasable(in) {
 		if p.Name != in.Desired.Uplink {
-			s.add(release(in, p)...)
+			s.add(releaseUplink(in, p)...)
 		}
 	}
-	if in.Desired.Uplink != "" {
-		nic, _ := in.Host.Link(in.Desired.Uplink)
-		s.add(enslave(in, nic)...)
+	if b, ok := strayBond(in); ok {
+		s.add(takeBondApart(in, b)...)
 	}
+	if in.Desired.Uplink != "" {
+		if in.Desired.Bond != nil {
+			s.add(enslave(in, bondLink(in))...)
+			s.add(slaveActions(in)...)
+		} else {
+			nic, _ := in.Host.Link(in.Desired.Uplink)
+			s.add(enslave(in, nic)...)
+		}
+	}
+	s.add(mtuActions(in)...)
 	return s
 }
 
 func releaseAll(in Input) []Action {
 	var out []Action
 	for _, p := range releasable(in) {
-		out = append(out, release(in, p)...)
+		out = append(out, releaseUplink(in, p)...)
+	}
+	if b, ok := strayBond(in); ok {
+		out = append(out, takeBondApart(in, b)...)
 	}
 	return out
+}
+
+// releaseUplink gives a bridge port that is no longer the uplink back:
+// harvnet's bond is taken apart, any other NIC gets its configuration.
+func releaseUplink(in Input, p hoststate.Link) []Action {
+	if isOurBond(in, p) {
+		return takeBondApart(in, p)
+	}
+	return release(in, p)
 }
 
 // releasable returns the bridge ports that are uplinks rather than VM ports:
@@ -44,12 +65,15 @@ func releasable(in Input) []hoststate.Link {
 	isPort := map[string]bool{}
 	for _, p := range in.Host.Ports(in.Desired.Bridge) {
 		isPort[p.Name] = true
+		if bondHandles(in, p) {
+			continue
+		}
 		if known[p.Name] || in.Foreign == "" && (p.Type == "device" || p.Type == "bond") {
 			out = append(out, p)
 		}
 	}
 	for name, c := range in.Carried {
-		if l, ok := in.Host.Link(name); ok && !isPort[name] && name != in.Desired.Uplink && !c.empty() {
+		if l, ok := in.Host.Link(name); ok && !isPort[name] && name != in.Desired.Uplink && !c.empty() && !bondHandles(in, l) {
 			out = append(out, l)
 		}
 	}
@@ -69,7 +93,7 @@ func enslave(in Input, nic hoststate.Link) []Action {
 	if br.MAC != nic.MAC {
 		out = append(out, Action{Op: SetMAC, Link: br.Name, MAC: nic.MAC})
 	}
-	if br.MTU != nic.MTU {
+	if in.Desired.MTU == 0 && br.MTU != nic.MTU {
 		out = append(out, Action{Op: SetMTU, Link: br.Name, MTU: nic.MTU})
 	}
 	out = append(out, moveAddrsAndRoutes(in, nic, in.Host.RoutesOf(nic.Name), br, nic.Name, func() []Action {

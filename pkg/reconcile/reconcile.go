@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/harvnet/harvnet/pkg/checkpoint"
 	"github.com/harvnet/harvnet/pkg/desired"
@@ -125,7 +126,7 @@ func (r *Reconciler) observeOnly(res Result, bad *checkpoint.CorruptError) Resul
 func (r *Reconciler) plan(in desired.Input, host *hoststate.State, res *Result) (plan.Plan, *desired.InvalidError) {
 	d, err := desired.Compute(in, r.opts)
 	if err == nil {
-		err = desired.CheckUplink(d, host, r.opts)
+		d, err = desired.Resolve(d, host, r.opts)
 	}
 	if err != nil {
 		if ie, ok := desired.AsInvalid(err); ok {
@@ -144,15 +145,24 @@ func (r *Reconciler) plan(in desired.Input, host *hoststate.State, res *Result) 
 // and steps that require a failed step are not started.
 func (r *Reconciler) apply(p plan.Plan, res *Result) map[plan.Phase]error {
 	failed := map[plan.Phase]error{}
+	held := map[plan.Phase]bool{} // wait for a plan that knows a capability is missing
 	for _, s := range p {
 		if blockedBy(s, failed) != "" {
 			failed[s.Phase] = fmt.Errorf("waiting for %s", blockedBy(s, failed))
+			continue
+		}
+		if slices.ContainsFunc(s.Requires, func(r plan.Phase) bool { return held[r] }) {
+			held[s.Phase] = true
 			continue
 		}
 		for _, a := range s.Actions {
 			if err := r.applyOne(a); err != nil {
 				if ue, ok := plan.AsUnsupported(err); ok {
 					r.kernel[ue.Cap] = ue.Why
+					if ue.Blocking {
+						held[s.Phase] = true
+						break
+					}
 					continue
 				}
 				failed[s.Phase] = err

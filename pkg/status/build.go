@@ -30,12 +30,16 @@ func Build(res reconcile.Result, opts desired.Options, generation int64) v1alpha
 		}
 	}
 	show(opts.BridgeName)
+	if br, ok := h.Link(opts.BridgeName); ok {
+		st.MTU = br.MTU
+	}
 	uplink := res.Desired.Uplink
 	if uplink != "" {
 		show(uplink)
 		if l, ok := h.Link(uplink); ok {
 			st.UplinkStatus = LinkState(l)
 			st.NetworkIDs = h.TaggedVLANs(uplink)
+			st.BondState = BondState(st.NetworkStatus[uplink].Bond)
 		}
 	}
 	if m, ok := Management(h); ok {

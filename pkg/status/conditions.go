@@ -29,6 +29,7 @@ const (
 var phaseCondition = map[plan.Phase]string{
 	plan.PhaseBridge:   v1alpha1.ConditionBridgeReady,
 	plan.PhaseUplink:   v1alpha1.ConditionUplinkReady,
+	plan.PhaseBond:     v1alpha1.ConditionUplinkReady,
 	plan.PhaseVLANs:    v1alpha1.ConditionVLANsReady,
 	plan.PhaseDHCP:     v1alpha1.ConditionDHCPRulesReady,
 	plan.PhaseBridgeNF: v1alpha1.ConditionBridgeNetfilterReady,
@@ -59,6 +60,9 @@ func conditions(res reconcile.Result) []metav1.Condition {
 	}
 	byType := map[string]metav1.Condition{}
 	for _, s := range res.Steps {
+		if s.Phase == plan.PhaseBond && s.Err == nil && s.Skipped == "" && len(s.Actions) == 0 {
+			continue // a bond that is as wanted is the uplink's to report
+		}
 		c := stepCondition(res, s)
 		if prev, ok := byType[c.Type]; ok {
 			c = merge(prev, c)
@@ -114,6 +118,9 @@ func uplinkCondition(res reconcile.Result) metav1.Condition {
 		return condition(t, true, ReasonNotConfigured, "no uplink: spec.network.nic is empty, the bridge has no NIC")
 	}
 	l, _ := res.Host.Link(nic)
+	if res.Desired.Bond != nil && LinkState(l) == v1alpha1.LinkUp {
+		return bondCondition(res, l)
+	}
 	if st := LinkState(l); st != v1alpha1.LinkUp {
 		return condition(t, false, ReasonNoCarrier, fmt.Sprintf("%s is enslaved to %s but its link is %s: check the cable and the switch port", nic, res.Desired.Bridge, st))
 	}
@@ -169,7 +176,9 @@ func merge(a, b metav1.Condition) metav1.Condition {
 		}
 		return a
 	}
-	a.Message = a.Message + "; " + b.Message
+	if a.Message != b.Message { // the bond's skip is the uplink's too
+		a.Message = a.Message + "; " + b.Message
+	}
 	return a
 }
 
@@ -186,6 +195,9 @@ func ready(res reconcile.Result, byType map[string]metav1.Condition) metav1.Cond
 	}
 	if res.Desired.Teardown {
 		return condition(v1alpha1.ConditionReady, true, ReasonNotConfigured, "no VLAN network on this node")
+	}
+	if c := byType[v1alpha1.ConditionUplinkReady]; c.Reason == ReasonDegraded {
+		return condition(v1alpha1.ConditionReady, true, ReasonDegraded, "host network matches the spec; uplink degraded: "+c.Message)
 	}
 	return condition(v1alpha1.ConditionReady, true, ReasonReady, "host network matches the spec")
 }

@@ -41,6 +41,7 @@ func linkStatus(h *hoststate.State, l hoststate.Link) v1alpha1.LinkStatus {
 		LinkStatus:    LinkState(l),
 		Promiscuous:   l.Promisc,
 		VLANFiltering: l.VLANFiltering,
+		Bond:          bondStatus(h, l),
 	}
 	if m, ok := h.LinkByIndex(l.MasterIndex); ok {
 		ls.Master = m.Name
