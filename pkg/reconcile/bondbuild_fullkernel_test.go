@@ -2,6 +2,7 @@ package reconcile_test
 
 import (
 	"fmt"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -160,4 +161,31 @@ func TestBondActiveBackupFailoverAndJumboFrames(t *testing.T) {
 func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return lines[len(lines)-1]
+}
+
+// pingFromSwitch pings addr from the switch and, when it fails, fails the
+// test with what the node and the switch show, to tell a MAC, a port state
+// or a neighbour problem apart.
+func pingFromSwitch(t *testing.T, f *fixture, addr string) {
+	t.Helper()
+	var out []byte
+	var err error
+	// 802.3ad ports start collecting only after LACP settles, seconds
+	// under emulation: poll rather than guess a wait.
+	for end := time.Now().Add(20 * time.Second); time.Now().Before(end); {
+		if out, err = exec.Command("ip", "netns", "exec", f.node.Switch.Name, "ping", "-c1", "-W1", addr).CombinedOutput(); err == nil {
+			return
+		}
+	}
+	dump := func(ns string, cmds ...[]string) string {
+		var b strings.Builder
+		for _, c := range cmds {
+			o, _ := exec.Command("ip", append([]string{"netns", "exec", ns}, c...)...).CombinedOutput()
+			fmt.Fprintf(&b, "$ %s\n%s\n", strings.Join(c, " "), o)
+		}
+		return b.String()
+	}
+	t.Fatalf("ping %s from the switch: %v: %s\nnode:\n%s\nswitch:\n%s", addr, err, out,
+		dump(f.node.Name, []string{"ip", "-d", "link"}, []string{"ip", "addr"}, []string{"ip", "neigh"}, []string{"bridge", "link"}, []string{"bridge", "fdb"}, []string{"cat", "/proc/net/bonding/" + bo}),
+		dump(f.node.Switch.Name, []string{"ip", "-d", "link"}, []string{"ip", "addr"}, []string{"ip", "neigh"}))
 }
