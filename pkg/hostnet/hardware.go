@@ -76,7 +76,7 @@ func (hw *hardware) fill(links []hoststate.Link) {
 	if hw.dir == "" {
 		return
 	}
-	seen := make(map[int]bool, len(links))
+	seen := map[int]bool{}
 	for i := range links {
 		l := &links[i]
 		if l.Loopback || !slices.Contains(hw.kinds, l.Type) {

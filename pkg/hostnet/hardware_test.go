@@ -143,3 +143,26 @@ func TestHardwareCache(t *testing.T) {
 		t.Errorf("a link that is gone is still cached: %v", hw.cache)
 	}
 }
+
+// BenchmarkHardwareFillCached is what the hardware read adds to a pass
+// after a netlink event on a node with 4 NICs and 200 VM ports: the NICs
+// are cached, the ports are not NIC kinds.
+func BenchmarkHardwareFillCached(b *testing.B) {
+	root := b.TempDir()
+	f := &fakeSysfs{t: &testing.T{}, root: root}
+	var links []hoststate.Link
+	for i := 0; i < 4; i++ {
+		name := "ens" + strconv.Itoa(i)
+		f.nic(name, i+2, "pci0000:00/0000:00:0"+strconv.Itoa(i)+".0", "pci", "ixgbe", "10000", "full")
+		links = append(links, hoststate.Link{Name: name, Index: i + 2, Type: "device", Carrier: true})
+	}
+	for i := 0; i < 200; i++ {
+		links = append(links, hoststate.Link{Name: "vm" + strconv.Itoa(i), Index: 100 + i, Type: "veth", Carrier: true})
+	}
+	hw := newHardware(root)
+	hw.fill(links)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		hw.fill(links)
+	}
+}
