@@ -197,7 +197,8 @@ func or(s, def string) string {
 // references become today's names (the resolutions go to NICs for
 // status), and the uplink, or each slave of the bond, is checked to be
 // usable. Like CheckUplink it runs before any planning, so a refused
-// uplink leaves the host untouched.
+// uplink leaves the host untouched. On error the State holds only NICs,
+// so status still says how each reference resolved.
 func Resolve(st State, host *hoststate.State, opts Options) (State, error) {
 	if st.Teardown {
 		return st, nil
@@ -206,7 +207,7 @@ func Resolve(st State, host *hoststate.State, opts Options) (State, error) {
 		nics, names, err := ResolveNICs(st.UplinkRefs, host)
 		st.NICs = nics
 		if err != nil {
-			return State{}, err
+			return State{NICs: nics}, err
 		}
 		if st.Bond == nil {
 			st.Uplink = names[0]
@@ -215,13 +216,13 @@ func Resolve(st State, host *hoststate.State, opts Options) (State, error) {
 			b.Slaves = names
 			st.Bond = &b
 			if err := checkSlaves(st, host, opts); err != nil {
-				return State{}, err
+				return State{NICs: nics}, err
 			}
 			return st, nil
 		}
 	}
 	if err := CheckUplink(st, host, opts); err != nil {
-		return State{}, err
+		return State{NICs: st.NICs}, err
 	}
 	return st, nil
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/harvnet/harvnet/pkg/apis/network.harvesterhci.io/v1alpha1"
 	"github.com/harvnet/harvnet/pkg/checkpoint"
 	"github.com/harvnet/harvnet/pkg/desired"
 	"github.com/harvnet/harvnet/pkg/hoststate"
@@ -52,7 +53,10 @@ type Result struct {
 	Desired desired.State
 	Host    *hoststate.State // as observed at the end of the pass
 	Invalid *desired.InvalidError
-	Err     error // the host could not be read
+	// UplinkNICs is how spec.network.uplink's references resolved, also
+	// when one did not (Invalid then says which).
+	UplinkNICs []v1alpha1.ResolvedNIC
+	Err        error // the host could not be read
 	// Checkpoint is set while the state file is corrupt. The pass then
 	// only observed the host: what the file would say (which NICs are
 	// harvnet's, what to give back to them) is unknown, and a plan made
@@ -127,6 +131,7 @@ func (r *Reconciler) plan(in desired.Input, host *hoststate.State, res *Result) 
 	d, err := desired.Compute(in, r.opts)
 	if err == nil {
 		d, err = desired.Resolve(d, host, r.opts)
+		res.UplinkNICs = d.NICs
 	}
 	if err != nil {
 		if ie, ok := desired.AsInvalid(err); ok {

@@ -16,6 +16,7 @@ import (
 func Build(res reconcile.Result, opts desired.Options, generation int64) v1alpha1.NodeStatus {
 	st := v1alpha1.NodeStatus{ObservedGeneration: generation, Bridge: opts.BridgeName}
 	st.Conditions = conditions(res)
+	st.UplinkNICs = res.UplinkNICs
 	h := res.Host
 	if h == nil {
 		return st

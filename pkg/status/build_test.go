@@ -580,3 +580,68 @@ func TestBuildForwardMessageNamesTheDroppingBackends(t *testing.T) {
 		t.Errorf("BridgeNetfilterReady %s %q, want True naming %q", c.Status, c.Message, want)
 	}
 }
+
+// status.uplinkNICs says how each reference of spec.network.uplink
+// resolved, also when one did not; Ready and UplinkReady then name the
+// reference and the reason (NICNotFound, NICAmbiguous).
+func TestBuildUplinkNICs(t *testing.T) {
+	mac := v1alpha1.NICRef{MAC: "52:54:00:AA:BB:CC"} // eth1's permanent MAC
+	tests := []struct {
+		name     string
+		refs     []v1alpha1.NICRef
+		resolved []string
+		reason   string
+		message  string
+	}{
+		{name: "resolved", refs: []v1alpha1.NICRef{mac}, resolved: []string{"eth1"}},
+		{name: "one not found", refs: []v1alpha1.NICRef{mac, {PCIAddress: "0000:99:00.0"}}, resolved: []string{"eth1", ""},
+			reason: desired.ReasonNICNotFound, message: "spec.network.uplink.nics[1]: no NIC on this node has the PCI address 0000:99:00.0; pick one from status.nics"},
+		{name: "two refs for one NIC", refs: []v1alpha1.NICRef{mac, {PCIAddress: "0000:03:00.1"}}, resolved: []string{"eth1", ""},
+			reason: desired.ReasonNICAmbiguous, message: `spec.network.uplink.nics[1]: names NIC "eth1", which nics[0] names too`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := host()
+			u := &v1alpha1.UplinkSpec{NICs: tt.refs}
+			if len(tt.refs) > 1 {
+				u.Bond = &v1alpha1.BondOptions{}
+			}
+			in := desired.Input{Spec: v1alpha1.NodeSpec{Network: v1alpha1.NetworkSpec{Type: v1alpha1.NetworkTypeVLAN, Uplink: u}}}
+			d, err := desired.Compute(in, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, err = desired.Resolve(d, h, opts)
+			res := reconcile.Result{Host: h, UplinkNICs: d.NICs}
+			if ie, ok := desired.AsInvalid(err); ok {
+				res.Invalid = ie
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			st := Build(res, opts, 2)
+			var got []string
+			for i, r := range st.UplinkNICs {
+				got = append(got, r.Name)
+				if r.Ref != tt.refs[i] {
+					t.Errorf("uplinkNICs[%d] is of %+v, want %+v", i, r.Ref, tt.refs[i])
+				}
+			}
+			if !slices.Equal(got, tt.resolved) {
+				t.Errorf("uplinkNICs names %q, want %q", got, tt.resolved)
+			}
+			ready := st.Conditions[0]
+			if tt.reason == "" {
+				if res.Invalid != nil {
+					t.Errorf("invalid: %v", res.Invalid)
+				}
+				return
+			}
+			if ready.Reason != tt.reason || !strings.HasPrefix(ready.Message, tt.message) {
+				t.Errorf("Ready %s %q, want %s %q", ready.Reason, ready.Message, tt.reason, tt.message)
+			}
+			if up := st.Conditions[2]; up.Type != v1alpha1.ConditionUplinkReady || up.Reason != tt.reason || up.Message != tt.message {
+				t.Errorf("UplinkReady %s %q", up.Reason, up.Message)
+			}
+		})
+	}
+}
