@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os/exec"
 	"slices"
 	"sort"
@@ -250,7 +251,7 @@ func statusVersusKernel(nh *netlink.Handle, n *v1alpha1.Node) string {
 			return name + " is in status but not in the kernel"
 		}
 		a := l.Attrs()
-		up := a.Flags&1 != 0 && a.OperState == netlink.OperUp
+		up := a.Flags&net.FlagUp != 0 && a.OperState == netlink.OperUp
 		switch {
 		case a.Index != index:
 			return fmt.Sprintf("%s: index %d in status, %d in the kernel", name, index, a.Index)
@@ -273,7 +274,7 @@ func statusVersusKernel(nh *netlink.Handle, n *v1alpha1.Node) string {
 		}
 	}
 	for _, l := range links {
-		if t := l.Type(); (t == "veth" || t == "device" || t == "bond") && l.Attrs().Flags&8 == 0 && !listed[l.Attrs().Name] {
+		if t := l.Type(); (t == "veth" || t == "device" || t == "bond") && l.Attrs().Flags&net.FlagLoopback == 0 && !listed[l.Attrs().Name] {
 			return "nics: " + l.Attrs().Name + " is in the kernel but not in status"
 		}
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
 	"slices"
 	"time"
 
@@ -189,9 +188,4 @@ func (b *bench) eventToStatus(ctx context.Context) (*Figure, error) {
 	}
 	f.Notes = append(f.Notes, "The reverse changes (carrier back, address removed) have no goal in the issue and are shown for context.")
 	return f, nil
-}
-
-func ipNet(cidr string) *net.IPNet {
-	_, n, _ := net.ParseCIDR(cidr)
-	return n
 }

@@ -20,7 +20,7 @@ var eventPass = regexp.MustCompile(`^BenchmarkEventPass/ports=(\d+)-\d+\s+(\d+)\
 func (b *bench) micro() (*Figure, error) {
 	f := &Figure{ID: "4", Title: "Per-event pass against the number of VM ports",
 		How: "`BenchmarkEventPass` (pkg/reconcile, from the Go benchmarks below): a netlink-driven pass (no netfilter refresh) that finds nothing to do, through the public reconcile and hostnet packages on a netns node whose bridge carries 0, 200 or 1000 up veth VM ports (both ends in the node's namespace). Median and p99 of single passes over the benchmark's iterations."}
-	cmd := exec.Command("go", "test", "-count=1", "-run", "^$", "-bench", ".", "-benchmem", "-benchtime", "2s", "./pkg/...")
+	cmd := exec.Command("go", "test", "-count=1", "-run", "^$", "-bench", ".", "-benchmem", "-benchtime", "1s", "./pkg/...")
 	cmd.Dir = b.root
 	out, err := cmd.CombinedOutput()
 	var keep []string
@@ -67,7 +67,7 @@ func (b *bench) profile() string {
 	defer os.RemoveAll(dir)
 	prof := filepath.Join(dir, "cpu.out")
 	test := filepath.Join(dir, "reconcile.test")
-	cmd := exec.Command("go", "test", "-count=1", "-run", "^$", "-bench", "EventPass/ports=1000$", "-benchtime", "10x", "-cpuprofile", prof, "-o", test, "./pkg/reconcile/")
+	cmd := exec.Command("go", "test", "-count=1", "-run", "^$", "-bench", "EventPass/ports=1000$", "-benchtime", "3x", "-cpuprofile", prof, "-o", test, "./pkg/reconcile/")
 	cmd.Dir = b.root
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Sprintf("No profile: %v: %s", err, out)

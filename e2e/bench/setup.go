@@ -26,13 +26,24 @@ import (
 // its defaults (--resync 5s).
 func (b *bench) setUp() error {
 	var err error
-	if b.dir, err = os.MkdirTemp("", "harvnet-bench-"); err != nil {
+	if b.top, err = os.MkdirTemp("", "harvnet-bench-"); err != nil {
 		return err
 	}
-	b.c, err = framework.NewCluster(b.root, b.dir, fmt.Sprintf("hb%d", os.Getpid()%10000), filepath.Join(b.root, "bin"))
-	if err != nil {
-		return err
+	// One more try when the control plane does not come up: on a machine
+	// shared with other runs a free port can be taken before the API
+	// server binds it.
+	for try := 0; ; try++ {
+		b.c, err = framework.NewCluster(b.root, filepath.Join(b.top, fmt.Sprint(try)), fmt.Sprintf("hb%d", os.Getpid()%10000), filepath.Join(b.root, "bin"))
+		if err == nil {
+			break
+		}
+		b.c.Close()
+		if try == 1 {
+			return err
+		}
+		fmt.Println("bench: starting the cluster again:", err)
 	}
+	b.dir = b.c.Dir
 	admin, err := b.c.CP.Admin()
 	if err != nil {
 		return err

@@ -1,14 +1,5 @@
 package main
 
-// vmFigure is figure 6, which needs the full-kernel VM tier.
-func vmFigure() *Figure {
-	row := Row{What: "VLANs 2-4094 on the uplink, harvnet against the containernetworking bridge plugin (vlanTrunk 2-4094)", Skipped: "not run: needs bridge vlan_filtering (the full-kernel VM tier); the harness does not drive the VM yet"}
-	row.Goal = "harvnet >= 20x faster"
-	return &Figure{ID: "6", Title: "4094 VLANs, side by side with the CNI bridge plugin",
-		How:  "To be measured in the full-kernel VM (scripts/vm-test.sh), with the plugin's `bridge` binary built from the github.com/containernetworking/plugins version in go.mod and invoked as a CNI runtime would.",
-		Rows: []Row{row}}
-}
-
 // comparison sets the figures beside the published designs of the
 // predecessor and kubernetes-nmstate. It is from their designs as
 // published, not from running them here.
