@@ -431,3 +431,32 @@ func missingWarnings(t *testing.T, n int32) string {
 	}
 	return ""
 }
+
+// A node that is down holds its wave (nothing reports for it); taking it
+// out of the selection lets the rollout go on: its object, which no agent
+// ever took, goes at once.
+func TestDownNodeLeavesTheSelection(t *testing.T) {
+	n1 := fresh(t, "n1")[0]
+	newCoreNode(t, "n0") // no agent: down
+	cluster.SetClusterNetwork(t, true, "eth1")
+	eventually(t, wait, func() string {
+		cn := controllerSaw(t)
+		c := meta.FindStatusCondition(cn.Status.Conditions, v1alpha1.ConditionRolloutProgressing)
+		if r := cn.Status.Rollout; r == nil || !slices.Equal(r.Wave, []string{"n0"}) || c == nil || !strings.Contains(c.Message, "n0 (agent has not reported generation 1)") {
+			return fmt.Sprintf("rollout %+v, RolloutProgressing %+v; want waiting for n0", cn.Status.Rollout, c)
+		}
+		return ""
+	})
+	if _, err := cluster.HNode(t, "n1"); !apierrors.IsNotFound(err) {
+		t.Errorf("hnode n1 while n0's wave waits: %v, want none", err)
+	}
+	label(t, "n0", `{"down":"true"}`)
+	patchNetwork(t, `{"spec":{"nodeSelector":{"matchExpressions":[{"key":"down","operator":"DoesNotExist"}]}}}`)
+	eventually(t, wait, func() string { return n1.PortOf(t, "eth1") })
+	eventually(t, wait, func() string {
+		if _, err := cluster.HNode(t, "n0"); !apierrors.IsNotFound(err) {
+			return fmt.Sprintf("hnode n0: %v, want deleted", err)
+		}
+		return rolloutIs(t, "2/2 done")
+	})
+}

@@ -181,6 +181,12 @@ func planRollout(in rolloutInput) rolloutPlan {
 			updated++
 		case o.DeletionTimestamp != nil:
 			changing = append(changing, name) // its agent tears down; recreated after, if wanted
+		case !want && untouched(o):
+			// No agent ever took it (a node that was down all along):
+			// nothing to tear down, so it goes at once and never blocks
+			// a wave.
+			p.Ops = append(p.Ops, op{Kind: opDelete, Node: name, RV: o.ResourceVersion})
+			updated++
 		case o.Spec.Network.Type == v1alpha1.NetworkTypeNone && want && o.Annotations[v1alpha1.AnnotationTeardown] != "":
 			todo = append(todo, op{Kind: opTurnOn, Node: name, RV: o.ResourceVersion})
 		case o.Spec.Network.Type != v1alpha1.NetworkTypeNone && !want:
@@ -328,6 +334,13 @@ func settled(o *v1alpha1.Node) bool {
 	}
 	c := meta.FindStatusCondition(o.Status.Conditions, v1alpha1.ConditionReady)
 	return c != nil && (c.Status == metav1.ConditionTrue || terminalReasons[c.Reason])
+}
+
+// untouched says whether no agent has acted on the object: the agent puts
+// its finalizer on before it hands a spec to its host loop, and reports
+// every generation it saw.
+func untouched(o *v1alpha1.Node) bool {
+	return o.Status.ObservedGeneration == 0 && !slices.Contains(o.Finalizers, v1alpha1.AgentFinalizer)
 }
 
 // rollback says whether the node's agent reports a rolled-back change, of

@@ -42,6 +42,8 @@ func obj(name string, typ v1alpha1.NetworkType, gen, observed int64, ready metav
 		Spec: v1alpha1.NodeSpec{Network: v1alpha1.NetworkSpec{Type: typ, NIC: "eth1"}},
 	}
 	if reason != "" {
+		// An agent that reported had put its finalizer on first.
+		o.Finalizers = []string{v1alpha1.AgentFinalizer}
 		o.Status.ObservedGeneration = observed
 		o.Status.Conditions = []metav1.Condition{{Type: v1alpha1.ConditionReady, Status: ready, Reason: reason}}
 	}
@@ -78,6 +80,8 @@ func gone(since time.Time) func(*v1alpha1.Node) {
 
 func rolledBack(gen int64) func(*v1alpha1.Node) {
 	return func(o *v1alpha1.Node) {
+		o.Finalizers = []string{v1alpha1.AgentFinalizer}
+		o.Status.ObservedGeneration = gen
 		o.Status.Rollback = &v1alpha1.RollbackStatus{Generation: gen, Probe: "gateway 10.0.0.1 (arp)", Step: v1alpha1.ConditionUplinkReady}
 		meta.SetStatusCondition(&o.Status.Conditions, metav1.Condition{Type: v1alpha1.ConditionReady, Status: metav1.ConditionFalse, Reason: v1alpha1.ReasonRolledBack})
 	}
@@ -233,6 +237,20 @@ func TestPlanRollout(t *testing.T) {
 					o.DeletionTimestamp = &metav1.Time{Time: t0}
 				}), on("n2")}},
 			summary: "0/2 rolling", wave: []string{"n1"},
+		},
+		{
+			name: "disable: an object no agent ever took (its node was down) goes at once, out of the waves",
+			in: rolloutInput{Network: network(false), Cores: cores("n1", "n2"),
+				Objects: []*v1alpha1.Node{obj("n1", v1alpha1.NetworkTypeVLAN, 1, 0, "", ""), on("n2")}},
+			ops: []string{"delete n1", "turn-off n2"}, summary: "1/2 rolling", wave: []string{"n2"},
+		},
+		{
+			name: "disable: an object with the agent's finalizer is switched off through the waves though it never reported",
+			in: rolloutInput{Network: network(false), Cores: cores("n1", "n2"),
+				Objects: []*v1alpha1.Node{obj("n1", v1alpha1.NetworkTypeVLAN, 1, 0, "", "", func(o *v1alpha1.Node) {
+					o.Finalizers = []string{v1alpha1.AgentFinalizer}
+				}), on("n2")}},
+			ops: []string{"turn-off n1"}, summary: "0/2 rolling", wave: []string{"n1"},
 		},
 		{
 			name:    "disabled and done",
