@@ -29,6 +29,7 @@ import (
 	"github.com/harvnet/harvnet/pkg/hostloop"
 	"github.com/harvnet/harvnet/pkg/hostnet"
 	"github.com/harvnet/harvnet/pkg/metrics"
+	"github.com/harvnet/harvnet/pkg/probe"
 )
 
 // Config is what the daemon's flags set.
@@ -85,6 +86,15 @@ func New(ctx context.Context, restCfg *rest.Config, host *hostnet.Host, cfg Conf
 	loopCfg.Metrics = metrics.OrAgent(loopCfg.Metrics) // one set for the loop and the writer
 	a.writer.met = loopCfg.Metrics
 	loopCfg.OnResult = a.writer.push
+	// Probes around changes of the node's own addresses, from the host's
+	// namespace; the API server through this agent's own client.
+	prober, err := probe.NewRunner(host.NsPath(), func(ctx context.Context) error {
+		return kube.Discovery().RESTClient().Get().AbsPath("/readyz").Do(ctx).Error()
+	})
+	if err != nil {
+		return nil, err
+	}
+	loopCfg.Prober, loopCfg.ProbeAPI = prober, true
 	if a.loop, err = hostloop.New(host, loopCfg); err != nil {
 		return nil, err
 	}
@@ -117,7 +127,13 @@ func New(ctx context.Context, restCfg *rest.Config, host *hostnet.Host, cfg Conf
 	})
 	// The namespace allow-list changes which NADs count.
 	networks.OnChange(ctx, "harvnet-agent", func(name string, cn *v1alpha1.ClusterNetwork) (*v1alpha1.ClusterNetwork, error) {
-		if name != v1alpha1.ClusterNetworkVLAN || !nadsStarted.Load() {
+		if name != v1alpha1.ClusterNetworkVLAN {
+			return cn, nil
+		}
+		if cn != nil {
+			in.probes(cn.Spec.Probes)
+		}
+		if !nadsStarted.Load() {
 			return cn, nil
 		}
 		return cn, recompute()
@@ -140,9 +156,17 @@ func New(ctx context.Context, restCfg *rest.Config, host *hostnet.Host, cfg Conf
 	return a, nil
 }
 
-// Run waits for the caches, then reconciles until ctx ends.
+// Run reconciles until ctx ends: from the state file's last applied
+// input at once (the API server may not answer: the node may need this
+// very agent to repair the network that reaches it), from the Node
+// object once the caches have synced.
 func (a *Agent) Run(ctx context.Context) error {
 	go a.writer.run(ctx)
+	loopDone := make(chan struct{})
+	go func() {
+		defer close(loopDone)
+		a.loop.Run(ctx)
+	}()
 	if err := a.scf.Start(ctx, 1); err != nil {
 		return err
 	}
@@ -154,7 +178,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	if _, err := a.api.cached(); apierrors.IsNotFound(err) && ctx.Err() == nil {
 		onAbsent(ctx, a.kube.CoreV1().Nodes(), a.nodeName, a.in)
 	}
-	a.loop.Run(ctx)
+	<-loopDone
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"reflect"
 	"sync"
 
 	"github.com/harvnet/harvnet/pkg/apis/network.harvesterhci.io/v1alpha1"
@@ -35,6 +36,7 @@ func (i *inputs) node(n *v1alpha1.Node, deleted bool) {
 	if n != nil {
 		i.in.Spec = n.Spec
 		i.in.Generation = n.Generation
+		i.in.Retry = n.Annotations[v1alpha1.RetryAnnotation]
 	}
 	i.hand()
 }
@@ -51,6 +53,18 @@ func (i *inputs) absent() {
 	}
 	i.haveObj = true
 	i.in.Deleted = true
+	i.hand()
+}
+
+// probes takes the ClusterNetwork's probe settings; they change no host
+// state, so the loop is handed them only with a complete input.
+func (i *inputs) probes(p v1alpha1.ProbeSpec) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if reflect.DeepEqual(i.in.Probes, p) {
+		return
+	}
+	i.in.Probes = p
 	i.hand()
 }
 

@@ -206,6 +206,9 @@ func warning(res reconcile.Result) (reason, msg string) {
 	if res.Err != nil {
 		return status.ReasonHostUnreadable, res.Err.Error()
 	}
+	if res.RolledBack != nil {
+		return status.ReasonRolledBack, status.RolledBackMessage(res)
+	}
 	for _, s := range res.Steps {
 		if s.Err != nil && s.Blocked == "" {
 			return status.ReasonApplyFailed, fmt.Sprintf("%s: %v", s.Phase, s.Err)

@@ -11,10 +11,12 @@ import (
 	"github.com/vishvananda/netns"
 
 	"github.com/harvnet/harvnet/internal/clock"
+	"github.com/harvnet/harvnet/pkg/checkpoint"
 	"github.com/harvnet/harvnet/pkg/desired"
 	"github.com/harvnet/harvnet/pkg/hostnet"
 	"github.com/harvnet/harvnet/pkg/metrics"
 	"github.com/harvnet/harvnet/pkg/monitor"
+	"github.com/harvnet/harvnet/pkg/probe"
 	"github.com/harvnet/harvnet/pkg/reconcile"
 )
 
@@ -38,6 +40,11 @@ type Config struct {
 	// Metrics counts passes, actions, failures and netlink events;
 	// unregistered ones when nil.
 	Metrics *metrics.Agent
+	// Prober turns on probes and rollback around changes that move the
+	// node's own addresses (see reconcile.MovesNode); nil: neither.
+	Prober probe.Prober
+	// ProbeAPI says the prober can check the API server.
+	ProbeAPI bool
 }
 
 // A failed pass is retried after firstBackoff, doubling up to maxBackoff
@@ -69,6 +76,13 @@ func (c Config) withDefaults() Config {
 // "look again" signal for changes to the links watched accepts.
 type Changes func(ctx context.Context, watched monitor.Filter) <-chan struct{}
 
+// NetlinkChanges is the source of changes New uses for a host in ns
+// (netns.None() for the caller's), for NewWith over a wrapped host.
+func NetlinkChanges(ns netns.NsHandle, cfg Config) Changes {
+	cfg = cfg.withDefaults()
+	return netlinkChanges(ns, cfg.Quiet, cfg.MaxWait, cfg.Metrics)
+}
+
 // netlinkChanges watches ns (netns.None() for the caller's) with netlink
 // subscriptions, debouncing bursts by quiet and maxWait.
 func netlinkChanges(ns netns.NsHandle, quiet, maxWait time.Duration, met *metrics.Agent) Changes {
@@ -93,6 +107,11 @@ type Loop struct {
 	// means "this node is as its object asks", not "the agent started".
 	unconverged atomic.Pointer[string]
 
+	// The probe window being watched (Run's goroutine only).
+	watching  *checkpoint.Pending
+	stopWatch context.CancelFunc
+	verdicts  chan verdict
+
 	mu     sync.Mutex
 	input  *desired.Input
 	uplink string // the NIC the monitor must watch besides the inventory
@@ -114,7 +133,10 @@ func NewWith(host reconcile.Host, changes Changes, cfg Config) (*Loop, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &Loop{cfg: cfg, rec: rec, changes: changes, kick: make(chan struct{}, 1)}
+	if cfg.Prober != nil {
+		rec.WithProbes(reconcile.Probes{Prober: cfg.Prober, API: cfg.ProbeAPI, Clock: cfg.Clock})
+	}
+	l := &Loop{cfg: cfg, rec: rec, changes: changes, kick: make(chan struct{}, 1), verdicts: make(chan verdict, 1)}
 	zeroLabels(cfg.Metrics)
 	l.setConverged("no pass has run yet: waiting for this node's Node object or for the API server")
 	return l, nil
@@ -166,12 +188,34 @@ func (l *Loop) Run(ctx context.Context) {
 	defer ticker.Stop()
 	var retry <-chan time.Time
 	backoff := firstBackoff
+	defer func() {
+		if l.stopWatch != nil {
+			l.stopWatch()
+		}
+	}()
+	// The state file's input first: an agent that starts while the API
+	// server does not answer keeps the node as it was last applied (and
+	// finishes a change it was killed in), repairing drift meanwhile.
+	if p := l.rec.Persisted(); p != nil {
+		l.mu.Lock()
+		if l.input == nil {
+			l.uplink = p.Spec.Network.NIC
+		}
+		l.mu.Unlock()
+		l.follow(ctx, true)
+		select {
+		case l.kick <- struct{}{}:
+		default:
+		}
+	}
 	for {
 		l.beat.Store(l.cfg.Clock.Now().UnixNano())
 		refresh := false
 		select {
 		case <-ctx.Done():
 			return
+		case v := <-l.verdicts:
+			l.decide(v)
 		case <-l.kick:
 			refresh = true // a new spec may need the netfilter picture too
 		case <-changes:
@@ -181,6 +225,7 @@ func (l *Loop) Run(ctx context.Context) {
 			refresh = true
 		}
 		ok, ran := l.pass(refresh)
+		l.follow(ctx, false)
 		switch {
 		case !ran || ok:
 			retry, backoff = nil, firstBackoff
@@ -213,6 +258,9 @@ func (l *Loop) pass(refresh bool) (ok, ran bool) {
 	l.mu.Lock()
 	in := l.input
 	l.mu.Unlock()
+	if in == nil {
+		in = l.rec.Persisted()
+	}
 	if in == nil {
 		return true, false
 	}

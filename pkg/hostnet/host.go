@@ -76,6 +76,14 @@ func (h *Host) NsHandle() netns.NsHandle {
 	return netns.NsHandle(h.netns.Fd())
 }
 
+// NsPath is the path of the namespace the host is in, "" for the caller's.
+func (h *Host) NsPath() string {
+	if h.netns == nil {
+		return ""
+	}
+	return h.netns.Path()
+}
+
 // Close releases the netlink socket and the namespace.
 func (h *Host) Close() {
 	h.nl.Close()

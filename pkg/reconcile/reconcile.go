@@ -30,6 +30,7 @@ type Reconciler struct {
 	uplinks  *uplinkRecord
 	kernel   plan.Missing // learnt from failed actions; the kernel does not change under us
 	nfMissed plan.Missing // from the last RefreshNetfilter
+	probes   *Probes      // nil: no probes and no rollback (see rollback.go)
 }
 
 // New returns a reconciler. stateDir keeps the record of enslaved NICs
@@ -65,6 +66,11 @@ type Result struct {
 	Applied    []plan.Action
 	Missing    plan.Missing
 	Steps      []StepResult
+	// RolledBack is set while the pass held the last good input because
+	// a change of this generation was rolled back (Input is that input).
+	RolledBack *checkpoint.RolledBack
+	// Pending is the change inside its probe window after the pass.
+	Pending *checkpoint.Pending
 }
 
 // StepResult is the outcome of one phase after the pass.
@@ -79,6 +85,12 @@ type StepResult struct {
 // Reconcile runs one pass. refreshNetfilter re-reads what has no netlink
 // events (sysctl, iptables, ebtables); netlink-driven passes skip it.
 func (r *Reconciler) Reconcile(in desired.Input, refreshNetfilter bool) Result {
+	res := r.reconcile(in, refreshNetfilter)
+	res.Pending = r.Pending()
+	return res
+}
+
+func (r *Reconciler) reconcile(in desired.Input, refreshNetfilter bool) Result {
 	if refreshNetfilter {
 		r.nfMissed = r.host.RefreshNetfilter()
 	}
@@ -86,6 +98,8 @@ func (r *Reconciler) Reconcile(in desired.Input, refreshNetfilter bool) Result {
 	if bad := r.uplinks.usable(); bad != nil {
 		return r.observeOnly(res, bad)
 	}
+	in, res.RolledBack = r.effective(in)
+	res.Input = in
 	failed := map[plan.Phase]error{}
 	for round := 0; round < maxRounds; round++ {
 		host, err := r.host.Observe()
@@ -103,6 +117,11 @@ func (r *Reconciler) Reconcile(in desired.Input, refreshNetfilter bool) Result {
 		if p.Empty() || len(failed) > 0 {
 			break
 		}
+		if err := r.beforeMove(in, host, p); err != nil {
+			failed[plan.PhaseUplink] = fmt.Errorf("not changed: the state file cannot record what a rollback would need: %w", err)
+			res.Steps = results(p, failed)
+			break
+		}
 		// A failure ends the pass after one more observation, so status
 		// shows the host as it is; retrying is the caller's backoff.
 		failed = r.apply(p, &res)
@@ -111,6 +130,7 @@ func (r *Reconciler) Reconcile(in desired.Input, refreshNetfilter bool) Result {
 		}
 	}
 	res.Missing = r.missing()
+	r.afterPass(in, res)
 	return res
 }
 

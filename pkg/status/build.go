@@ -17,6 +17,7 @@ func Build(res reconcile.Result, opts desired.Options, generation int64) v1alpha
 	st := v1alpha1.NodeStatus{ObservedGeneration: generation, Bridge: opts.BridgeName}
 	st.Conditions = conditions(res)
 	st.UplinkNICs = res.UplinkNICs
+	st.Rollback = rollbackStatus(res)
 	h := res.Host
 	if h == nil {
 		return st

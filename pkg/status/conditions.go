@@ -2,6 +2,7 @@ package status
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -24,6 +25,11 @@ const (
 	ReasonHostUnreadable    = "HostUnreadable"
 	ReasonSpecNotReconciled = "SpecInvalid"
 	ReasonCheckpointCorrupt = "CheckpointCorrupt"
+	// ReasonRolledBack: a change cut the node off and was undone.
+	ReasonRolledBack = "RolledBack"
+	// ReasonProbing: a change is made and its probes have not all passed
+	// again yet.
+	ReasonProbing = "Probing"
 )
 
 var phaseCondition = map[plan.Phase]string{
@@ -68,6 +74,9 @@ func conditions(res reconcile.Result) []metav1.Condition {
 			c = merge(prev, c)
 		}
 		byType[c.Type] = c
+	}
+	if c, ok := rollbackCondition(res, byType[v1alpha1.ConditionUplinkReady]); ok {
+		byType[v1alpha1.ConditionUplinkReady] = c
 	}
 	out := []metav1.Condition{ready(res, byType)}
 	for _, t := range conditionOrder[1:] {
@@ -191,7 +200,13 @@ func ready(res reconcile.Result, byType map[string]metav1.Condition) metav1.Cond
 		}
 	}
 	if len(msgs) > 0 {
-		return condition(v1alpha1.ConditionReady, false, reasons[0], strings.Join(msgs, "; "))
+		reason := reasons[0]
+		if slices.Contains(reasons, ReasonRolledBack) {
+			// What the operator must act on first: the node is held on
+			// its previous network.
+			reason = ReasonRolledBack
+		}
+		return condition(v1alpha1.ConditionReady, false, reason, strings.Join(msgs, "; "))
 	}
 	if res.Desired.Teardown {
 		return condition(v1alpha1.ConditionReady, true, ReasonNotConfigured, "no VLAN network on this node")

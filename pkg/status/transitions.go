@@ -46,5 +46,10 @@ func stripTimes(s *v1alpha1.NodeStatus) *v1alpha1.NodeStatus {
 	if len(c.NetworkStatus) == 0 {
 		c.NetworkStatus = nil
 	}
+	if c.Rollback != nil {
+		// Seconds and a time zone after the API's round trip; the same
+		// rollback is held until it clears.
+		c.Rollback.Time = metav1.Time{}
+	}
 	return c
 }
