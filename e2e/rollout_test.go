@@ -238,6 +238,9 @@ func TestRolloutHaltsOnRollback(t *testing.T) {
 	if err != nil || !strings.Contains(out, "1/3 halted") {
 		t.Errorf("kubectl get clusternetwork:\n%s %v", out, err)
 	}
+	eventually(t, wait, func() string {
+		return controllerMetrics(t, map[string]float64{"harvnet_controller_rollout_halted": 1, `harvnet_controller_rollout_nodes{state="updated"}`: 1})
+	})
 
 	if out, err := cluster.Kubectl("annotate", "clusternetwork", "vlan", accept, "--overwrite"); err != nil {
 		t.Fatalf("kubectl annotate: %v: %s", err, out)
@@ -250,6 +253,28 @@ func TestRolloutHaltsOnRollback(t *testing.T) {
 		}
 		return rolloutIs(t, "2/3 done")
 	})
+	eventually(t, wait, func() string {
+		return controllerMetrics(t, map[string]float64{"harvnet_controller_rollout_halted": 0, `harvnet_controller_rollout_nodes{state="total"}`: 3})
+	})
+}
+
+// controllerMetrics says "" when each series of the controller's /metrics
+// has the value wanted.
+func controllerMetrics(t *testing.T, want map[string]float64) string {
+	text, err := cluster.ScrapeController()
+	if err != nil {
+		return err.Error()
+	}
+	s, err := parseScrape(text)
+	if err != nil {
+		return err.Error()
+	}
+	for series, v := range want {
+		if got, ok := s.samples[series]; !ok || got != v {
+			return fmt.Sprintf("%s = %v (present %v), want %v", series, got, ok, v)
+		}
+	}
+	return ""
 }
 
 // The selector is a full label selector: with matchExpressions, a witness

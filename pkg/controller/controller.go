@@ -164,6 +164,7 @@ func (c *Controller) sync(name string, cn *v1alpha1.ClusterNetwork) (*v1alpha1.C
 			errs = append(errs, fmt.Errorf("%s %s: %w", o.Kind, o.Node, err))
 		}
 	}
+	c.rolloutGauges(p.Status)
 	if p.Status != nil && !equality.Semantic.DeepEqual(&cn.Status, p.Status) {
 		if err := c.patchStatus(cn, p.Status); err != nil {
 			errs = append(errs, fmt.Errorf("status: %w", err))
@@ -173,6 +174,23 @@ func (c *Controller) sync(name string, cn *v1alpha1.ClusterNetwork) (*v1alpha1.C
 		return cn, fmt.Errorf("rollout: %v", errs)
 	}
 	return cn, nil
+}
+
+// rolloutGauges sets the rollout metrics from the status just planned
+// (all 0 without a ClusterNetwork).
+func (c *Controller) rolloutGauges(st *v1alpha1.ClusterNetworkStatus) {
+	var r v1alpha1.RolloutStatus
+	if st != nil && st.Rollout != nil {
+		r = *st.Rollout
+	}
+	c.met.RolloutNodes.WithLabelValues("total").Set(float64(r.Total))
+	c.met.RolloutNodes.WithLabelValues("updated").Set(float64(r.Updated))
+	c.met.RolloutNodes.WithLabelValues("changing").Set(float64(len(r.Wave)))
+	halted := 0.0
+	if r.HaltedBy != "" {
+		halted = 1
+	}
+	c.met.RolloutHalted.Set(halted)
 }
 
 // unseen names the nodes whose last rollout write the cache does not show

@@ -10,6 +10,8 @@ type Controller struct {
 	CoreNodes       prometheus.Gauge
 	NetworkEnabled  prometheus.Gauge
 	Leader          prometheus.Gauge
+	RolloutNodes    *prometheus.GaugeVec // state: total, updated, changing
+	RolloutHalted   prometheus.Gauge
 }
 
 // NewController builds the controller's metrics and registers them on reg
@@ -40,8 +42,19 @@ func NewController(reg prometheus.Registerer) *Controller {
 			Name: "harvnet_controller_leader",
 			Help: "1 while this replica holds the Lease and its controllers run, else 0.",
 		}),
+		RolloutNodes: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "harvnet_controller_rollout_nodes",
+			Help: "The ClusterNetwork rollout's nodes: total (core Nodes), updated (as the ClusterNetwork asks), changing (the current wave).",
+		}, []string{"state"}),
+		RolloutHalted: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "harvnet_controller_rollout_halted",
+			Help: "1 while a node's rollback halts the rollout, else 0.",
+		}),
 	}
-	register(reg, m.Reconciles, m.ReconcileErrors, m.Objects, m.CoreNodes, m.NetworkEnabled, m.Leader)
+	for _, s := range []string{"total", "updated", "changing"} {
+		m.RolloutNodes.WithLabelValues(s) // listed at 0 from the start
+	}
+	register(reg, m.Reconciles, m.ReconcileErrors, m.Objects, m.CoreNodes, m.NetworkEnabled, m.Leader, m.RolloutNodes, m.RolloutHalted)
 	return m
 }
 
