@@ -45,7 +45,18 @@ func vlanSpec(nic string) desired.Input {
 // reconcile runs a pass and fails the test on errors the kernel did not excuse.
 func (f *fixture) reconcile(t *testing.T, in desired.Input) reconcile.Result {
 	t.Helper()
-	res := f.rec.Reconcile(in, true)
+	return f.checkPass(t, f.rec.Reconcile(in, true))
+}
+
+// reconcileNoNetfilter is reconcile of a pass that does not read iptables
+// and ebtables again, as the agent's netlink-driven passes.
+func (f *fixture) reconcileNoNetfilter(t *testing.T, in desired.Input) reconcile.Result {
+	t.Helper()
+	return f.checkPass(t, f.rec.Reconcile(in, false))
+}
+
+func (f *fixture) checkPass(t *testing.T, res reconcile.Result) reconcile.Result {
+	t.Helper()
 	if res.Err != nil || res.Invalid != nil {
 		t.Fatalf("reconcile: err=%v invalid=%v", res.Err, res.Invalid)
 	}

@@ -111,6 +111,8 @@ func (r *Reconciler) reconcile(in desired.Input, refreshNetfilter bool) Result {
 		p, invalid := r.plan(in, host, &res)
 		if invalid != nil {
 			res.Invalid = invalid
+			// Only a vanished uplink's leftovers are taken off (vanishedUplink).
+			r.apply(p, &res)
 			return res
 		}
 		res.Steps = results(p, failed)
@@ -155,11 +157,17 @@ func (r *Reconciler) plan(in desired.Input, host *hoststate.State, res *Result) 
 	}
 	if err != nil {
 		if ie, ok := desired.AsInvalid(err); ok {
+			if ie.Reason == desired.ReasonNICNotFound {
+				if p, vanished := vanishedUplink(d, host, r.uplinks.carried()); vanished != nil {
+					return p, vanished
+				}
+			}
 			return nil, ie
 		}
 		return nil, &desired.InvalidError{Reason: desired.ReasonInvalidSpec, Message: err.Error()}
 	}
 	res.Desired = d
+	r.uplinks.adoptRenamed(d, host)
 	r.uplinks.prune(host, d)
 	foreign, mark := plan.Ownership(host, d.Bridge, r.uplinks.names())
 	return plan.Compute(plan.Input{Desired: d, Host: host, Missing: r.missing(), Enslaved: r.uplinks.names(), Carried: r.uplinks.carried(),

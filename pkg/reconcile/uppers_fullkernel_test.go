@@ -16,6 +16,7 @@ func TestUplinkWithATrafficCarryingVLANIsRefused(t *testing.T) {
 	_, err := f.node.TryIP("link", "add", "link", "eth1", "name", "eth1.100", "type", "vlan", "id", "100")
 	nt.RequireKernel(t, err == nil, "802.1Q VLAN devices (CONFIG_VLAN_8021Q)")
 	f.node.IP(t, "link", "set", "eth1.100", "up")
+	waitOperUp(t, f, "eth1.100")
 	f.node.IP(t, "addr", "add", "10.45.0.5/24", "dev", "eth1.100")
 	assertUpperRefused(t, f, "eth1", "eth1.100", "10.45.0.5/24")
 }

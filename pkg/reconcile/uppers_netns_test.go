@@ -3,6 +3,9 @@ package reconcile_test
 import (
 	"strings"
 	"testing"
+	"time"
+
+	nt "github.com/harvnet/harvnet/internal/netnstest"
 
 	"github.com/harvnet/harvnet/pkg/desired"
 )
@@ -49,6 +52,7 @@ func TestUplinkWithAMacvlanIsRefused(t *testing.T) {
 	f.node.AddManagementNIC(t, "eth1")
 	f.node.IP(t, "link", "add", "link", "eth1", "name", "mv0", "type", "macvlan", "mode", "bridge")
 	f.node.IP(t, "link", "set", "mv0", "up")
+	waitOperUp(t, f, "mv0")
 	f.node.IP(t, "addr", "add", "10.44.0.5/24", "dev", "mv0")
 	assertUpperRefused(t, f, "eth1", "mv0", "10.44.0.5/24")
 
@@ -66,4 +70,11 @@ func TestUplinkWithAMacvlanIsRefused(t *testing.T) {
 	if m := f.link(t, "eth1").Master; m != br {
 		t.Errorf("eth1's master is %q once mv0 is gone, want %s", m, br)
 	}
+}
+
+// waitOperUp waits until a stacked link just set up reports operstate UP
+// (a VLAN device says UNKNOWN for a moment), so snapshots compare settled.
+func waitOperUp(t *testing.T, f *fixture, name string) {
+	t.Helper()
+	nt.Eventually(t, 10*time.Second, nt.Check(name+" did not come up", func() bool { return f.link(t, name).OperState == "UP" }))
 }

@@ -60,7 +60,11 @@ func conditions(res reconcile.Result) []metav1.Condition {
 		return allWith(metav1.ConditionUnknown, ReasonHostUnreadable, res.Err.Error(), "")
 	case res.Invalid != nil:
 		cs := allWith(metav1.ConditionUnknown, ReasonSpecNotReconciled, "not applied: "+res.Invalid.Message, res.Invalid.Reason)
-		cs[0] = condition(v1alpha1.ConditionReady, false, res.Invalid.Reason, res.Invalid.Message+"; the host was left as it is")
+		left := "; the host was left as it is"
+		if len(res.Applied) > 0 {
+			left = "" // the message says what was done
+		}
+		cs[0] = condition(v1alpha1.ConditionReady, false, res.Invalid.Reason, res.Invalid.Message+left)
 		cs[2] = condition(v1alpha1.ConditionUplinkReady, false, res.Invalid.Reason, res.Invalid.Message)
 		return cs
 	}
