@@ -59,7 +59,8 @@ func fuzzHost() *hoststate.State {
 // the reconciler on a recording host and status. Whatever it is: no
 // panic; input the agent refuses asks nothing of the host and its Ready
 // condition says why; every condition is one the API server accepts; and
-// no action names a link that is neither on the host nor harvnet's bridge.
+// no action names a link that is neither on the host nor one harvnet makes
+// (its bridge and bond).
 func FuzzAgentInput(f *testing.F) {
 	for _, s := range []struct {
 		typ, nic, n1, mac1, pci1, n2, mode string
@@ -163,14 +164,14 @@ func FuzzAgentInput(f *testing.F) {
 				t.Fatalf("the API server would refuse condition %+v: %v", c, errs.ToAggregate())
 			}
 		}
-		known := []string{opts.BridgeName}
+		known := []string{opts.BridgeName, opts.Bond()} // the links harvnet makes
 		for _, l := range fuzzHost().Links {
 			known = append(known, l.Name)
 		}
 		for _, a := range host.applied {
 			for _, l := range []string{a.Link, a.Master} {
 				if l != "" && !slices.Contains(known, l) {
-					t.Fatalf("action %v names %q, which is neither on the host nor harvnet's bridge", a, l)
+					t.Fatalf("action %v names %q, which is neither on the host nor one harvnet makes", a, l)
 				}
 			}
 			if a.Link == "eth3" || a.Link == "eth3.7" || a.Owner == "eth3" {
