@@ -96,6 +96,23 @@ func (c *Clients) SetNIC(t *testing.T, node, nic string) {
 	})
 }
 
+// SetUplink edits a Node object as an admin asking for an uplink of
+// several NICs (and no spec.network.nic) and an MTU would.
+func (c *Clients) SetUplink(t *testing.T, node string, uplink *v1alpha1.UplinkSpec, mtu int) {
+	t.Helper()
+	netnstest.Eventually(t, Wait, func() string {
+		n, err := c.HNode(t, node)
+		if err != nil {
+			return err.Error()
+		}
+		n.Spec.Network.NIC, n.Spec.Network.Uplink, n.Spec.Network.MTU = "", uplink, mtu
+		if _, err := c.Net.NetworkV1alpha1().Nodes().Update(Ctx(t), n, metav1.UpdateOptions{}); err != nil {
+			return err.Error() // a conflict with the agent's write: retry
+		}
+		return ""
+	})
+}
+
 // CreateNAD creates a NetworkAttachmentDefinition in "default".
 func (c *Clients) CreateNAD(t *testing.T, name, config string) {
 	t.Helper()

@@ -144,11 +144,12 @@ func bondParts(l netlink.Link, out *hoststate.Link) int {
 // toBond reads a bond's options as the bonding driver names them.
 func toBond(b *netlink.Bond) *hoststate.Bond {
 	out := &hoststate.Bond{Mode: b.Mode.String(), Miimon: b.Miimon}
-	if out.Mode == "802.3ad" {
+	// The kernel always reports every option; -1 is netlink's "not read".
+	if out.Mode == "802.3ad" && b.LacpRate >= 0 && b.AdSelect >= 0 {
 		out.LACPRate = strings.ToLower(b.LacpRate.String())
 		out.ADSelect = b.AdSelect.String()
 	}
-	if desired.UsesHash(out.Mode) {
+	if desired.UsesHash(out.Mode) && b.XmitHashPolicy >= 0 {
 		out.XmitHashPolicy = b.XmitHashPolicy.String()
 	}
 	return out

@@ -126,7 +126,12 @@ func reachable(t *testing.T, node *nt.Node) string {
 	eth0, _ := node.Link(t, "eth0")
 	holder := eth0
 	if eth0.Master != "" {
-		if holder, _ = node.Link(t, eth0.Master); holder.Master != "" {
+		holder, _ = node.Link(t, eth0.Master)
+		if holder.LinkInfo.Kind == "bond" && holder.Master != "" {
+			// A bond's slave: the bond hands its frames to its bridge.
+			holder, _ = node.Link(t, holder.Master)
+		}
+		if holder.Master != "" {
 			return "eth0's master is itself a port"
 		}
 	}
@@ -145,7 +150,7 @@ func shape(t *testing.T, node *nt.Node) string {
 	t.Helper()
 	var b strings.Builder
 	macs := map[string]string{}
-	for _, name := range []string{"eth0", "eth1", br} {
+	for _, name := range []string{"eth0", "eth1", bo, br} {
 		l, ok := node.Link(t, name)
 		if !ok {
 			fmt.Fprintf(&b, "%s: absent\n", name)
