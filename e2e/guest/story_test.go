@@ -17,6 +17,7 @@ import (
 
 const (
 	bridge = framework.Bridge
+	bond   = "harvester-bo0" // the agents' default --bond-name, from the bridge's
 	// Generous: the VM is emulated (TCG) and shares two host cores with
 	// the API server, etcd and the controller.
 	wait = 60 * time.Second
@@ -27,7 +28,9 @@ const (
 // creates the Node objects with the default NIC, the agents build a
 // vlan_filtering bridge; NADs become status.networkIDs and bridge VLANs on
 // the uplink, and both must agree; switching NICs (one of them to the
-// management NIC) moves the uplink and its VLANs; deleting a NAD removes its
+// management NIC) moves the uplink and its VLANs; a bond of two NICs with
+// MTU 9000 asked through the API becomes the uplink with the VLANs, its
+// state in status; deleting a NAD removes its
 // VLAN; disabling tears everything down and gives the NICs back.
 func TestFullKernelStory(t *testing.T) {
 	nt.RequireKernel(t, nt.KernelHasVLANFiltering(t), "bridge VLAN filtering (CONFIG_BRIDGE_VLAN_FILTERING)")
@@ -131,6 +134,36 @@ func TestFullKernelStory(t *testing.T) {
 		t.Logf("proved: n1: management NIC eth0 enslaved, 10.50.0.1/24 and the default route moved onto %s (also in status), and the node answers ping", bridge)
 	})
 
+	t.Run("a bond of two NICs with MTU 9000 through the API", func(t *testing.T) {
+		start := time.Now()
+		want := []int{100, 200, 201, 202, 300}
+		guest.SetUplink(t, "n2", &v1alpha1.UplinkSpec{
+			NICs: []v1alpha1.NICRef{{Name: "eth1"}, {Name: "eth2"}},
+			Bond: &v1alpha1.BondOptions{Mode: v1alpha1.BondModeActiveBackup},
+		}, 9000)
+		uplink["n2"] = bond
+		eventually(t, wait, func() string {
+			if msg := uplinkAgrees(t, n2, bond); msg != "" {
+				return msg
+			}
+			for _, nic := range []string{"eth1", "eth2"} {
+				if l, _ := n2.Link(t, nic); l.Master != bond || l.MTU != 9000 {
+					return fmt.Sprintf("n2: %s master %q MTU %d, want a slave of %s at 9000", nic, l.Master, l.MTU, bond)
+				}
+			}
+			h, err := guest.HNode(t, "n2")
+			if err != nil {
+				return err.Error()
+			}
+			if bs := h.Status.NetworkStatus[bond].Bond; bs == nil || h.Status.BondState != "up 2/2" || h.Status.MTU != 9000 || bs.Mode != v1alpha1.BondModeActiveBackup {
+				return fmt.Sprintf("n2: status bondState %q mtu %d bond %+v, want up 2/2, 9000, active-backup", h.Status.BondState, h.Status.MTU, bs)
+			}
+			return vlansAgree(t, n2, bond, want)
+		})
+		t.Logf("proved: n2: spec.network.uplink eth1+eth2 (active-backup) and mtu 9000 through the API: %s of both at 9000 is the port of %s; status bondState up 2/2, mtu 9000; `bridge -compressvlans vlan show dev %s`: %s = status.networkIDs (%v after the edit)",
+			bond, bridge, bond, compressedVLANs(t, n2, bond), time.Since(start).Round(100*time.Millisecond))
+	})
+
 	t.Run("deleting a NAD removes its VLAN from status and kernel", func(t *testing.T) {
 		start := time.Now()
 		if err := guest.NADs.Delete(ctx(t), "db"); err != nil {
@@ -141,7 +174,7 @@ func TestFullKernelStory(t *testing.T) {
 			eventually(t, wait, func() string { return vlansAgree(t, n, uplink[name], want) })
 		}
 		t.Logf("proved: NAD db deleted: VLAN 300 gone from status.networkIDs and from the uplinks of n1 (%s) and n2 (%s) (%v)",
-			compressedVLANs(t, n1, "eth0"), compressedVLANs(t, n2, "eth2"), time.Since(start).Round(100*time.Millisecond))
+			compressedVLANs(t, n1, uplink["n1"]), compressedVLANs(t, n2, uplink["n2"]), time.Since(start).Round(100*time.Millisecond))
 	})
 
 	t.Run("disable: Node objects deleted, bridges torn down, NICs given back", func(t *testing.T) {
@@ -152,8 +185,10 @@ func TestFullKernelStory(t *testing.T) {
 				if _, err := guest.HNode(t, name); !apierrors.IsNotFound(err) {
 					return fmt.Sprintf("hnode %s still there: %v", name, err)
 				}
-				if _, ok := n.Link(t, bridge); ok {
-					return name + ": " + bridge + " still there"
+				for _, l := range []string{bridge, bond} {
+					if _, ok := n.Link(t, l); ok {
+						return name + ": " + l + " still there"
+					}
 				}
 				for _, nic := range []string{"eth0", "eth1", "eth2"} {
 					l, _ := n.Link(t, nic)

@@ -85,6 +85,12 @@ func TestBondActiveBackupFailoverAndJumboFrames(t *testing.T) {
 	if st.BondState != "up 2/2" {
 		t.Errorf("bond state %q, want up 2/2", st.BondState)
 	}
+	for _, sl := range bs.Slaves {
+		// A veth reports 10000 Mb/s full duplex while up, as a NIC its speed.
+		if sl.LinkStatus != v1alpha1.LinkUp || sl.SpeedMbps != 10000 || sl.Duplex != "full" {
+			t.Errorf("slave %+v, want up at 10000 Mb/s full duplex", sl)
+		}
+	}
 	active := bs.ActiveSlave
 	other := map[string]string{"eth1": "eth2", "eth2": "eth1"}[active]
 

@@ -1,0 +1,92 @@
+package reconcile_test
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+
+	nt "github.com/harvnet/harvnet/internal/netnstest"
+	"github.com/harvnet/harvnet/pkg/apis/network.harvesterhci.io/v1alpha1"
+	"github.com/harvnet/harvnet/pkg/desired"
+	"github.com/harvnet/harvnet/pkg/reconcile"
+)
+
+// TestACrashAtAnyActionOfABondIsFinishedByTheNextAgent is the crash test
+// (TestACrashAtAnyActionIsFinishedByTheNextAgent) for a bond of the
+// management NIC eth0 and eth1: wherever an agent dies while building it
+// or taking it apart, the node still answers on its management address
+// (through eth0, or the bridge over the bond) and the next agent leaves
+// the node exactly as an uninterrupted run does.
+func TestACrashAtAnyActionOfABondIsFinishedByTheNextAgent(t *testing.T) {
+	nt.RequireKernel(t, nt.KernelHasBonding(t), "bonding (CONFIG_BONDING)")
+	bonded := bondSpec(v1alpha1.BondModeActiveBackup, 0, "eth0", "eth1")
+	scenarios := []struct {
+		name          string
+		before, after desired.Input
+	}{
+		{"bond the management NIC with eth1", desired.Input{}, bonded},
+		{"take the bond apart", bonded, desired.Input{}},
+	}
+	for _, sc := range scenarios {
+		t.Run(sc.name, func(t *testing.T) {
+			ref := crashNode(t)
+			ref.reconcile(t, sc.before)
+			n := len(ref.reconcile(t, sc.after).Applied)
+			want := shape(t, ref.node)
+			for k := range n {
+				t.Run(fmt.Sprintf("after %d of %d actions", k, n), func(t *testing.T) {
+					t.Parallel()
+					f := crashNode(t)
+					f.reconcile(t, sc.before)
+					ch := &crashingHost{Host: f.host, left: k}
+					dying, err := reconcile.New(ch, testOpts, f.dir)
+					if err != nil {
+						t.Fatal(err)
+					}
+					dying.Reconcile(sc.after, true)
+					if !ch.crashed {
+						t.Fatalf("the pass ended within %d actions; an uninterrupted one took %d", k, n)
+					}
+					if msg := reachableOverBond(t, f.node); msg != "" {
+						t.Errorf("node cut off where the agent died: %s\n%s", msg, shape(t, f.node))
+					}
+					if f.rec, err = reconcile.New(f.host, testOpts, f.dir); err != nil {
+						t.Fatal(err)
+					}
+					f.reconcile(t, sc.after)
+					if got := shape(t, f.node); got != want {
+						t.Errorf("the next agent left\n%s\nan uninterrupted run leaves\n%s", got, want)
+					}
+					if again := f.reconcile(t, sc.after); len(again.Applied) != 0 {
+						t.Errorf("a further pass applied %v", again.Applied)
+					}
+				})
+			}
+		})
+	}
+}
+
+// reachableOverBond is reachable, or the bridge holding address and default
+// route over an up bond with an up slave: while eth0 is set down to join
+// the bond, eth1 carries the node.
+func reachableOverBond(t *testing.T, node *nt.Node) string {
+	t.Helper()
+	direct := reachable(t, node)
+	if direct == "" {
+		return ""
+	}
+	b, _ := node.Link(t, br)
+	bond, ok := node.Link(t, bo)
+	if !ok || bond.Master != br || !bond.Up() || !b.Up() {
+		return direct + fmt.Sprintf("; nor over %s (present %v, master %q, up %v)", bo, ok, bond.Master, bond.Up())
+	}
+	if !slices.Contains(b.GlobalAddrs(), "10.11.0.5/24") || !hasRoute(node.Routes(t, "-4", br), "default via 10.11.0.1") {
+		return direct + "; nor over " + br + ", which lacks 10.11.0.5/24 or the default route"
+	}
+	for _, s := range []string{"eth0", "eth1"} {
+		if l, _ := node.Link(t, s); l.Master == bo && l.Up() && l.OperState == "UP" {
+			return ""
+		}
+	}
+	return direct + "; nor over " + bo + ", which has no up slave"
+}
