@@ -86,9 +86,10 @@ func TestBondActiveBackupFailoverAndJumboFrames(t *testing.T) {
 		t.Errorf("bond state %q, want up 2/2", st.BondState)
 	}
 	for _, sl := range bs.Slaves {
-		// A veth reports 10000 Mb/s full duplex while up, as a NIC its speed.
-		if sl.LinkStatus != v1alpha1.LinkUp || sl.SpeedMbps != 10000 || sl.Duplex != "full" {
-			t.Errorf("slave %+v, want up at 10000 Mb/s full duplex", sl)
+		// Speed and duplex come from sysfs, which this fixture's host does
+		// not read (pkg/hostnet's hardware tests cover them).
+		if sl.LinkStatus != v1alpha1.LinkUp || sl.LinkFailureCount != 0 {
+			t.Errorf("slave %+v, want up without link failures", sl)
 		}
 	}
 	active := bs.ActiveSlave
