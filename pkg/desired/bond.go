@@ -197,7 +197,9 @@ func or(s, def string) string {
 // references become today's names (the resolutions go to NICs for
 // status), and the uplink, or each slave of the bond, is checked to be
 // usable. Like CheckUplink it runs before any planning, so a refused
-// uplink leaves the host untouched. On error the State holds only NICs,
+// uplink leaves the host untouched. On error the state comes back as far
+// as it got (NICs and the uplink's name), for status and for telling a
+// vanished uplink from a mistyped one; it must not be planned. On error the State holds only NICs,
 // so status still says how each reference resolved.
 func Resolve(st State, host *hoststate.State, opts Options) (State, error) {
 	if st.Teardown {
