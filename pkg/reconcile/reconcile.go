@@ -151,6 +151,7 @@ func (r *Reconciler) observeOnly(res Result, bad *checkpoint.CorruptError) Resul
 
 func (r *Reconciler) plan(in desired.Input, host *hoststate.State, res *Result) (plan.Plan, *desired.InvalidError) {
 	d, err := desired.Compute(in, r.opts)
+	computed := d // Resolve returns an empty state when it refuses
 	if err == nil {
 		d, err = desired.Resolve(d, host, r.opts)
 		res.UplinkNICs = d.NICs
@@ -158,7 +159,7 @@ func (r *Reconciler) plan(in desired.Input, host *hoststate.State, res *Result) 
 	if err != nil {
 		if ie, ok := desired.AsInvalid(err); ok {
 			if ie.Reason == desired.ReasonNICNotFound {
-				if p, vanished := vanishedUplink(d, host, r.uplinks.carried()); vanished != nil {
+				if p, vanished := vanishedUplink(r.uplinks.missingUplink(computed, host), host, r.uplinks.carried()); vanished != nil {
 					return p, vanished
 				}
 			}

@@ -82,3 +82,22 @@ func (r *uplinkRecord) adoptRenamed(d desired.State, host *hoststate.State) {
 	delete(r.uplinks, gone[0])
 	_ = r.save() // best effort, as prune: the next pass tries again
 }
+
+// missingUplink returns d with the uplink the spec names by interface
+// name, or, when it names NICs by MAC or PCI address that no longer
+// resolve, the one recorded NIC the host no longer has (if exactly one).
+func (r *uplinkRecord) missingUplink(d desired.State, host *hoststate.State) desired.State {
+	if d.Uplink != "" {
+		return d
+	}
+	var gone []string
+	for n := range r.uplinks {
+		if _, ok := host.Link(n); !ok {
+			gone = append(gone, n)
+		}
+	}
+	if len(gone) == 1 {
+		d.Uplink = gone[0]
+	}
+	return d
+}
