@@ -111,6 +111,7 @@ type Loop struct {
 	watching  *checkpoint.Pending
 	stopWatch context.CancelFunc
 	verdicts  chan verdict
+	resumed   bool // the state file had input at start; no pass ran yet
 
 	mu     sync.Mutex
 	input  *desired.Input
@@ -202,7 +203,9 @@ func (l *Loop) Run(ctx context.Context) {
 			l.uplink = p.Spec.Network.NIC
 		}
 		l.mu.Unlock()
-		l.follow(ctx, true)
+		// A window left by the agent before is watched after this
+		// agent's first pass has finished the change.
+		l.resumed = true
 		select {
 		case l.kick <- struct{}{}:
 		default:
@@ -225,7 +228,8 @@ func (l *Loop) Run(ctx context.Context) {
 			refresh = true
 		}
 		ok, ran := l.pass(refresh)
-		l.follow(ctx, false)
+		l.follow(ctx, l.resumed)
+		l.resumed = false
 		switch {
 		case !ran || ok:
 			retry, backoff = nil, firstBackoff
