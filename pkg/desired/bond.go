@@ -198,9 +198,9 @@ func or(s, def string) string {
 // status), and the uplink, or each slave of the bond, is checked to be
 // usable. Like CheckUplink it runs before any planning, so a refused
 // uplink leaves the host untouched. On error the state comes back as far
-// as it got (NICs and the uplink's name), for status and for telling a
-// vanished uplink from a mistyped one; it must not be planned. On error the State holds only NICs,
-// so status still says how each reference resolved.
+// as it got, for status (NICs: how each reference resolved) and for
+// telling a vanished uplink from a mistyped one (Uplink, Bridge); it must
+// not be planned.
 func Resolve(st State, host *hoststate.State, opts Options) (State, error) {
 	if st.Teardown {
 		return st, nil
@@ -209,7 +209,7 @@ func Resolve(st State, host *hoststate.State, opts Options) (State, error) {
 		nics, names, err := ResolveNICs(st.UplinkRefs, host)
 		st.NICs = nics
 		if err != nil {
-			return State{NICs: nics}, err
+			return st, err
 		}
 		if st.Bond == nil {
 			st.Uplink = names[0]
@@ -218,13 +218,13 @@ func Resolve(st State, host *hoststate.State, opts Options) (State, error) {
 			b.Slaves = names
 			st.Bond = &b
 			if err := checkSlaves(st, host, opts); err != nil {
-				return State{NICs: nics}, err
+				return st, err
 			}
 			return st, nil
 		}
 	}
 	if err := CheckUplink(st, host, opts); err != nil {
-		return State{NICs: st.NICs}, err
+		return st, err
 	}
 	return st, nil
 }

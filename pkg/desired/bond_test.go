@@ -244,6 +244,15 @@ func TestResolve(t *testing.T) {
 			}
 		})
 	}
+	// On error the state comes back as far as it got: the resolutions for
+	// status, the uplink's name for telling a vanished NIC apart.
+	st0, _ := Compute(Input{Spec: uplinkSpec(0, ab, "eth1", "eth9")}, testOpts)
+	if got, err := Resolve(st0, bondHost(), testOpts); err == nil || len(got.NICs) != 2 || got.NICs[0].Name != "eth1" || got.NICs[1].Message == "" || got.Bridge != "br0" {
+		t.Errorf("Resolve(missing slave) = %+v, %v; want the resolutions and the bridge kept", got, err)
+	}
+	if got, err := Resolve(State{Bridge: "br0", Uplink: "eth9"}, bondHost(), testOpts); err == nil || got.Uplink != "eth9" || got.Bridge != "br0" {
+		t.Errorf("Resolve(missing nic) = %+v, %v; want the uplink's name kept", got, err)
+	}
 	// Teardown and spec.network.nic pass through as before.
 	st := State{Bridge: "br0", Uplink: "eth1"}
 	if got, err := Resolve(st, bondHost(), testOpts); err != nil || got.Uplink != "eth1" {
