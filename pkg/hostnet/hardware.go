@@ -12,11 +12,11 @@ import (
 	"github.com/harvnet/harvnet/pkg/hoststate"
 )
 
-// DefaultSysfsDir is where sysfs is mounted. A pod on the host network
-// sees the host's links there: the runtime's /sys of a container in the
-// host's network namespace is that namespace's (runc bind-mounts the
-// host's /sys when it may not mount a new sysfs), so the chart mounts
-// nothing for it.
+// DefaultSysfsDir is where sysfs is mounted. sysfs shows the links of the
+// network namespace it was mounted from, and a container's runtime mounts
+// /sys (read-only, which is all that is needed) from the container's own
+// namespace: for a pod on the host network, the host's. So the chart
+// mounts nothing for it.
 const DefaultSysfsDir = "/sys"
 
 // pciAddr is a PCI slot as sysfs names it: domain:bus:device.function.
