@@ -46,8 +46,8 @@ func TestAddTestdata(t *testing.T) {
 // a user-mode network that reaches nothing but that port.
 func TestQemuNetwork(t *testing.T) {
 	c := vmConfig{kernel: "k", initrd: "i", mem: "1024", smp: "2", accel: "tcg"}
-	if a := strings.Join(c.args(), " "); !strings.Contains(a, "-nic none") || strings.Contains(a, "netdev") {
-		t.Errorf("without a port: %s", a)
+	if a := strings.Join(c.args(), " "); !strings.Contains(a, "-nic none") || strings.Contains(a, "netdev") || !strings.Contains(a, "-device e1000e,romfile=,mac=") {
+		t.Errorf("without a port (no network, one spare NIC wired to nothing): %s", a)
 	}
 	c.apiPort, c.serial2 = 41234, []string{"-serial", "file:/r"}
 	a := strings.Join(c.args(), " ")

@@ -12,6 +12,9 @@ import (
 	"time"
 )
 
+// spareNICMAC is the burnt-in MAC of the VM's spare NIC.
+const spareNICMAC = "52:54:00:aa:10:01"
+
 // vmConfig is how qemu runs the VM.
 type vmConfig struct {
 	kernel, initrd string
@@ -36,6 +39,12 @@ func (c vmConfig) args() []string {
 	} else {
 		a = append(a, "-nic", "none")
 	}
+	// A spare PCI NIC wired to nothing (no netdev: qemu warns it has no
+	// peer, and it never passes a frame), for the tests that need real
+	// hardware identity: a permanent MAC, a PCI slot and a driver, which
+	// veths lack. An e1000e, so guest-net's search for the e1000 never
+	// finds it; after the API NIC, so that one keeps its PCI slot.
+	a = append(a, "-device", "e1000e,romfile=,mac="+spareNICMAC)
 	a = append(a, "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
 		"-kernel", c.kernel, "-initrd", c.initrd,
 		"-append", "console=ttyS0 quiet loglevel=3 panic=-1 oops=panic",
