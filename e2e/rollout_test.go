@@ -94,14 +94,18 @@ func watchWaves(t *testing.T) *waveWatch {
 }
 
 // nodeSettled is the test's own reading of "the agent is done with this
-// spec": Ready reported on the current generation, True, or False only
-// for what this host's kernel lacks.
+// spec": reported on the current generation, every condition True or
+// False only for what this host's kernel lacks.
 func nodeSettled(o *v1alpha1.Node) bool {
-	if o.DeletionTimestamp != nil || o.Status.ObservedGeneration != o.Generation {
+	if o.DeletionTimestamp != nil || o.Status.ObservedGeneration != o.Generation || meta.FindStatusCondition(o.Status.Conditions, v1alpha1.ConditionReady) == nil {
 		return false
 	}
-	c := meta.FindStatusCondition(o.Status.Conditions, v1alpha1.ConditionReady)
-	return c != nil && (c.Status == metav1.ConditionTrue || c.Reason == "Unsupported")
+	for _, c := range o.Status.Conditions {
+		if c.Status != metav1.ConditionTrue && c.Reason != "Unsupported" {
+			return false
+		}
+	}
+	return true
 }
 
 // saw says whether any version the watch delivered matches.
@@ -484,4 +488,55 @@ func TestDownNodeLeavesTheSelection(t *testing.T) {
 		}
 		return rolloutIs(t, "2/2 done")
 	})
+}
+
+// The real agent's rollback halts the rollout, and fixing the node lets it
+// go on by itself. The default NIC is the management NIC eth0, so each
+// node's enslave moves its addresses and runs the agent's probes. On n2 an
+// OUTPUT rule drops ICMP echo leaving through the bridge: its gateway
+// answers ICMP through eth0 before the change and not after, so n2's agent
+// rolls the change back. n3 then gets nothing; once the rule is gone and
+// the retry annotation asks again, n2 takes the change and n3 follows.
+func TestRolloutHaltsOnARealRollback(t *testing.T) {
+	nodes := fresh(t, "n1", "n2", "n3")
+	n1, n2, n3 := nodes[0], nodes[1], nodes[2]
+	drop := []string{"OUTPUT", "-o", bridge, "-p", "icmp", "--icmp-type", "echo-request", "-j", "DROP"}
+	n2.Exec(t, "iptables", append([]string{"-w", "-A"}, drop...)...)
+	patchNetwork(t, `{"spec":{"enable":true,"defaultPhysicalNIC":"eth0","probes":{"timeoutSeconds":3}}}`)
+	eventually(t, wait, func() string { return onManagementNIC(t, n1) })
+	var halted *metav1.Condition
+	eventually(t, time.Minute, func() string {
+		cn := controllerSaw(t)
+		halted = meta.FindStatusCondition(cn.Status.Conditions, v1alpha1.ConditionRolloutHalted)
+		if halted == nil || halted.Status != metav1.ConditionTrue || cn.Status.Rollout == nil || cn.Status.Rollout.HaltedBy != "n2" {
+			return fmt.Sprintf("RolloutHalted %+v, rollout %+v; want halted by n2", halted, cn.Status.Rollout)
+		}
+		return ""
+	})
+	o, err := cluster.HNode(t, "n2")
+	if err != nil || o.Status.Rollback == nil {
+		t.Fatalf("n2: %v, status.rollback %+v; want the agent's report", err, o)
+	}
+	if !strings.Contains(halted.Message, "node n2 rolled back") || !strings.Contains(halted.Message, o.Status.Rollback.Probe) {
+		t.Errorf("RolloutHalted message %q does not name n2 and probe %q", halted.Message, o.Status.Rollback.Probe)
+	}
+	t.Logf("n2's agent rolled back: %s", o.Status.Rollback.Probe)
+	if e0, _ := n2.Link(t, "eth0"); e0.Master != "" || !slices.Contains(e0.GlobalAddrs(), n2.Addr4()+"/24") {
+		t.Errorf("n2's eth0 master %q, addresses %v: not back as before the change", e0.Master, e0.GlobalAddrs())
+	}
+	if _, err := cluster.HNode(t, "n3"); !apierrors.IsNotFound(err) {
+		t.Errorf("hnode n3 while halted: %v, want none", err)
+	}
+	if _, ok := n3.Link(t, bridge); ok {
+		t.Error("n3 has a bridge while the rollout is halted")
+	}
+
+	// The admin fixes the cause and asks n2's agent to try again.
+	n2.Exec(t, "iptables", append([]string{"-w", "-D"}, drop...)...)
+	if out, err := cluster.Kubectl("annotate", "hnode", "n2", v1alpha1.RetryAnnotation+"=1", "--overwrite"); err != nil {
+		t.Fatalf("kubectl annotate: %v: %s", err, out)
+	}
+	eventually(t, time.Minute, func() string { return onManagementNIC(t, n2) })
+	eventually(t, time.Minute, func() string { return onManagementNIC(t, n3) })
+	eventually(t, wait, func() string { return rolloutIs(t, "3/3 done") })
 }

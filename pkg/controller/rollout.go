@@ -326,14 +326,28 @@ func maxUnavailable(v *intstr.IntOrString, selected int) int {
 }
 
 // settled says whether a node's agent has finished with the object's
-// current spec: it reported on this generation, and Ready is True or has a
-// terminal reason.
+// current spec: it reported on this generation, and Ready is True, or
+// every condition that is not True has a terminal reason. Ready's reason
+// alone would not do: it is the first failing step's, so a bridge
+// without VLAN filtering (Unsupported) would hide an uplink still in its
+// probe window (Probing).
 func settled(o *v1alpha1.Node) bool {
 	if o.Status.ObservedGeneration != o.Generation {
 		return false
 	}
 	c := meta.FindStatusCondition(o.Status.Conditions, v1alpha1.ConditionReady)
-	return c != nil && (c.Status == metav1.ConditionTrue || terminalReasons[c.Reason])
+	if c == nil {
+		return false
+	}
+	if c.Status == metav1.ConditionTrue {
+		return true
+	}
+	for _, c := range o.Status.Conditions {
+		if c.Status != metav1.ConditionTrue && !terminalReasons[c.Reason] {
+			return false
+		}
+	}
+	return true
 }
 
 // untouched says whether no agent has acted on the object: the agent puts
@@ -349,8 +363,10 @@ func rollback(o *v1alpha1.Node) (int64, string, bool) {
 	if rb := o.Status.Rollback; rb != nil {
 		return rb.Generation, fmt.Sprintf("probe %s kept failing after %s", rb.Probe, rb.Step), true
 	}
-	if c := meta.FindStatusCondition(o.Status.Conditions, v1alpha1.ConditionReady); c != nil && c.Reason == v1alpha1.ReasonRolledBack {
-		return o.Status.ObservedGeneration, c.Message, true
+	for _, c := range o.Status.Conditions {
+		if c.Reason == v1alpha1.ReasonRolledBack {
+			return o.Status.ObservedGeneration, c.Type + ": " + c.Message, true
+		}
 	}
 	return 0, "", false
 }

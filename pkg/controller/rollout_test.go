@@ -194,6 +194,25 @@ func TestPlanRollout(t *testing.T) {
 			summary: "0/2 rolling", wave: []string{"n1"},
 		},
 		{
+			name: "Ready's reason is terminal but another step is still in its probe window: wait",
+			in: rolloutInput{Network: network(true), Cores: cores("n1", "n2"),
+				Objects: []*v1alpha1.Node{obj("n1", v1alpha1.NetworkTypeVLAN, 1, 1, metav1.ConditionFalse, "Unsupported", func(o *v1alpha1.Node) {
+					o.Status.Conditions = append(o.Status.Conditions,
+						metav1.Condition{Type: v1alpha1.ConditionBridgeReady, Status: metav1.ConditionFalse, Reason: "Unsupported"},
+						metav1.Condition{Type: v1alpha1.ConditionUplinkReady, Status: metav1.ConditionFalse, Reason: "Probing"})
+				})}},
+			summary: "0/2 rolling", wave: []string{"n1"},
+		},
+		{
+			name: "a RolledBack step behind another Ready reason halts",
+			in: rolloutInput{Network: network(true), Cores: cores("n1", "n2"),
+				Objects: []*v1alpha1.Node{obj("n1", v1alpha1.NetworkTypeVLAN, 1, 1, metav1.ConditionFalse, "Unsupported", func(o *v1alpha1.Node) {
+					o.Status.Conditions = append(o.Status.Conditions,
+						metav1.Condition{Type: v1alpha1.ConditionUplinkReady, Status: metav1.ConditionFalse, Reason: v1alpha1.ReasonRolledBack})
+				})}},
+			summary: "0/2 halted", halted: "n1",
+		},
+		{
 			name: "Ready: the next wave",
 			in:   rolloutInput{Network: network(true), Cores: cores("n1", "n2", "n3"), Objects: []*v1alpha1.Node{on("n1")}},
 			ops:  []string{"create n2 eth1"}, summary: "1/3 rolling", wave: []string{"n2"},
