@@ -10,8 +10,8 @@ import (
 	"github.com/harvnet/harvnet/pkg/checkpoint"
 	"github.com/harvnet/harvnet/pkg/desired"
 	"github.com/harvnet/harvnet/pkg/hoststate"
-	"github.com/harvnet/harvnet/pkg/reconcile"
 	"github.com/harvnet/harvnet/pkg/plan"
+	"github.com/harvnet/harvnet/pkg/reconcile"
 	"github.com/harvnet/harvnet/pkg/status"
 )
 
