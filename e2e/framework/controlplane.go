@@ -10,6 +10,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"syscall"
+	"time"
 
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -67,6 +70,34 @@ func (c *ControlPlane) script(name string, args []string, env ...string) error {
 // StopAPIServer stops only the API server; etcd keeps the data.
 func (c *ControlPlane) StopAPIServer() error {
 	return c.script("controlplane-down.sh", []string{"apiserver"})
+}
+
+// KillAPIServer kills the API server at once (SIGKILL), as a crash would,
+// where StopAPIServer lets it shut down gracefully (failing /readyz
+// first); etcd keeps the data and StartAPIServer starts it again.
+func (c *ControlPlane) KillAPIServer() error {
+	b, err := os.ReadFile(filepath.Join(c.Dir, "kube-apiserver.pid"))
+	if err != nil {
+		return err
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return fmt.Errorf("kube-apiserver.pid: %w", err)
+	}
+	// Only our own API server: its command line names our directory.
+	if cmd, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err != nil || !strings.Contains(string(cmd), c.Dir+"/") {
+		return fmt.Errorf("pid %d is not this control plane's API server", pid)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		return err
+	}
+	for range 200 {
+		if err := syscall.Kill(pid, 0); err != nil {
+			return nil
+		}
+		time.Sleep(10 * time.Millisecond) // the kernel reaps it in microseconds
+	}
+	return fmt.Errorf("kube-apiserver %d still exists after SIGKILL", pid)
 }
 
 // StartAPIServer starts the API server again on the same port and data.
