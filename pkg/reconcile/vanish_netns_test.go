@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	nt "github.com/harvnet/harvnet/internal/netnstest"
 	"github.com/harvnet/harvnet/pkg/desired"
 	"github.com/harvnet/harvnet/pkg/plan"
 	"github.com/harvnet/harvnet/pkg/reconcile"
@@ -41,8 +42,14 @@ func TestFamily5NICVanishesMidEnslave(t *testing.T) {
 	if total < 5 {
 		t.Fatalf("the enslave took %d actions", total)
 	}
+	// Every action on the host kernel; every sixth in the VM, where a node
+	// costs seconds under emulation and the kernel adds nothing to this.
+	step := 1
+	if nt.FullKernel() {
+		step = 6
+	}
 	trials, failures := 0, 0
-	for k := 1; k <= total; k++ {
+	for k := 1; k <= total; k += step {
 		trials++
 		ok := t.Run(fmt.Sprintf("after action %d of %d", k, total), func(t *testing.T) {
 			f := newFixture(t)
