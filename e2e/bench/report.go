@@ -168,7 +168,11 @@ func (rep *Report) write(path string) error {
 		p("- %s\n", e)
 	}
 	p("\n## Side by side with the published designs of the predecessor and kubernetes-nmstate\n\n%s\n", rep.Compare)
-	p("\n## Go micro-benchmarks\n\n`go test -run '^$' -bench . -benchmem -benchtime 1s ./pkg/...` in the same run (per-op means; the netns ones against this kernel):\n\n```\n%s\n```\n", strings.TrimSpace(rep.Micro))
+	micro := strings.TrimSpace(rep.Micro)
+	if micro == "" {
+		micro = "(not run in this invocation)"
+	}
+	p("\n## Go micro-benchmarks\n\n`go test -run '^$' -bench . -benchmem -benchtime 1s ./pkg/...` in the same run (per-op means; the netns ones against this kernel):\n\n```\n%s\n```\n", micro)
 	return os.WriteFile(path, []byte(b.String()), 0o644)
 }
 
