@@ -8,6 +8,7 @@ import (
 	nt "github.com/harvnet/harvnet/internal/netnstest"
 	"github.com/harvnet/harvnet/pkg/apis/network.harvesterhci.io/v1alpha1"
 	"github.com/harvnet/harvnet/pkg/desired"
+	"github.com/harvnet/harvnet/pkg/plan"
 	"github.com/harvnet/harvnet/pkg/reconcile"
 )
 
@@ -31,9 +32,18 @@ func TestACrashAtAnyActionOfABondIsFinishedByTheNextAgent(t *testing.T) {
 		t.Run(sc.name, func(t *testing.T) {
 			ref := crashNode(t)
 			ref.reconcile(t, sc.before)
-			n := len(ref.reconcile(t, sc.after).Applied)
+			applied := ref.reconcile(t, sc.after).Applied
+			n := len(applied)
 			want := shape(t, ref.node)
 			for k := range n {
+				if !moving(applied, k) {
+					// Each crash point costs a node under emulation, and the
+					// VM tier has minutes for all of pkg/reconcile: the
+					// points where the management NIC's configuration is in
+					// flight are the ones at stake (the single-NIC crash
+					// test covers the bridge's own on the host kernel).
+					continue
+				}
 				t.Run(fmt.Sprintf("after %d of %d actions", k, n), func(t *testing.T) {
 					t.Parallel()
 					f := crashNode(t)
@@ -89,4 +99,15 @@ func reachableOverBond(t *testing.T, node *nt.Node) string {
 		}
 	}
 	return direct + "; nor over " + bo + ", which has no up slave"
+}
+
+// moving reports whether an agent dying before applied[k] leaves the
+// management NIC eth0 mid-move: the action, or the one before it, is
+// eth0's (leaving or joining the bond, an address or route it owns, or
+// one on it) or removes an address or route, or it is the first.
+func moving(applied []plan.Action, k int) bool {
+	eth0 := func(a plan.Action) bool {
+		return a.Link == "eth0" || a.Owner == "eth0" || a.Op == plan.DelAddr || a.Op == plan.DelRoute
+	}
+	return k == 0 || eth0(applied[k]) || eth0(applied[k-1])
 }
