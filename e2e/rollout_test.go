@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -17,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/watch"
 
+	"github.com/harvnet/harvnet/e2e/framework"
 	"github.com/harvnet/harvnet/pkg/apis/network.harvesterhci.io/v1alpha1"
 )
 
@@ -539,4 +542,38 @@ func TestRolloutHaltsOnARealRollback(t *testing.T) {
 	eventually(t, time.Minute, func() string { return onManagementNIC(t, n2) })
 	eventually(t, time.Minute, func() string { return onManagementNIC(t, n3) })
 	eventually(t, wait, func() string { return rolloutIs(t, "3/3 done") })
+}
+
+// The uninstall hook (harvnet-controller --restore-hosts, as the
+// controller's ServiceAccount) on a cluster whose ClusterNetwork was
+// deleted: it creates it switched off, the staged rollout tears every node
+// down, and the hook returns once no object is left.
+func TestRestoreHostsAfterTheClusterNetworkWasDeleted(t *testing.T) {
+	nodes := fresh(t, "n1", "n2")
+	enable(t, "eth1", nodes...)
+	if err := cluster.Net.NetworkV1alpha1().ClusterNetworks().Delete(ctx(t), v1alpha1.ClusterNetworkVLAN, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	kubeconfig, err := cluster.CP.Kubeconfig(framework.ControllerUser, fmt.Sprintf("https://127.0.0.1:%d", cluster.CP.Port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(filepath.Join(cluster.Bin, "harvnet-controller"), "--restore-hosts", "--kubeconfig", kubeconfig, "--restore-timeout", "90s").CombinedOutput()
+	if err != nil {
+		t.Fatalf("--restore-hosts: %v\n%s", err, out)
+	}
+	for _, n := range nodes {
+		if _, err := cluster.HNode(t, n.Name); !apierrors.IsNotFound(err) {
+			t.Errorf("hnode %s after --restore-hosts: %v", n.Name, err)
+		}
+		if _, ok := n.Link(t, bridge); ok {
+			t.Errorf("%s still has its bridge after --restore-hosts", n.Name)
+		}
+		if e1, _ := n.Link(t, "eth1"); e1.Master != "" || !e1.Up() {
+			t.Errorf("%s eth1 master %q, up %v", n.Name, e1.Master, e1.Up())
+		}
+	}
+	if !strings.Contains(string(out), "created it switched off") {
+		t.Errorf("--restore-hosts did not say it made the missing ClusterNetwork:\n%s", out)
+	}
 }
