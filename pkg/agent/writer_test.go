@@ -13,6 +13,7 @@ import (
 
 	"github.com/harvnet/harvnet/internal/clock"
 	"github.com/harvnet/harvnet/pkg/apis/network.harvesterhci.io/v1alpha1"
+	"github.com/harvnet/harvnet/pkg/checkpoint"
 	"github.com/harvnet/harvnet/pkg/desired"
 	"github.com/harvnet/harvnet/pkg/hoststate"
 	"github.com/harvnet/harvnet/pkg/plan"
@@ -328,5 +329,25 @@ func TestTruncate(t *testing.T) {
 		if utf8.ValidString(c.s) && !utf8.ValidString(got) {
 			t.Errorf("truncate(%q, %d) = %q: cut a character in half", c.s, c.n, got)
 		}
+	}
+}
+
+// A rollback is one Warning Event naming the probe, not one per pass
+// while the last good input is held.
+func TestEventsWarnOncePerRollback(t *testing.T) {
+	at := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	rolledBack := func(r *reconcile.Result) {
+		r.RolledBack = &checkpoint.RolledBack{Generation: 2, Probe: "gateway 10.11.0.1 (arp)", Step: v1alpha1.ConditionUplinkReady, Time: at}
+	}
+	rec := record.NewFakeRecorder(100)
+	w := newWriter(nodeName, opts, &fakeAPI{}, rec, nil)
+	w.events(result(2, rolledBack))
+	got := recorded(rec)
+	if len(got) != 1 || !strings.HasPrefix(got[0], "Warning "+status.ReasonRolledBack+" ") || !strings.Contains(got[0], "gateway 10.11.0.1 (arp)") {
+		t.Fatalf("events %q, want one Warning RolledBack naming the probe", got)
+	}
+	w.events(result(2, rolledBack))
+	if got := recorded(rec); len(got) != 0 {
+		t.Errorf("a held rollback warned again: %q", got)
 	}
 }
