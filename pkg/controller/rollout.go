@@ -228,12 +228,15 @@ func planRollout(in rolloutInput) rolloutPlan {
 	}
 	st.Rollout = &v1alpha1.RolloutStatus{
 		Summary: fmt.Sprintf("%d/%d %s", updated, len(names), word),
-		Total:   len(names), Updated: updated, Wave: wave,
+		Total:   len(names), Updated: updated, Wave: wave[:min(len(wave), maxWaveListed)],
 	}
 	if len(halted) > 0 {
 		first := halted[0]
 		st.Rollout.HaltedBy = first[:strings.LastIndexByte(first, '/')]
 		acc := strings.Join(append(sortedKeys(accepted), halted...), ",")
+		if more := len(haltMsgs) - maxWaveNamed; more > 0 {
+			haltMsgs = append(haltMsgs[:maxWaveNamed], fmt.Sprintf("and %d more", more))
+		}
 		setCond(st, v1alpha1.ConditionRolloutHalted, true, v1alpha1.ReasonRolledBack, fmt.Sprintf(
 			"%s. The rollout stopped; %d node(s) not yet changed keep their network as it is. To go on, fix the node so its agent no longer reports the rollback (edit its spec, or `kubectl annotate hnode %s %s=<new value> --overwrite` to try the same spec again), or accept it and leave it as it is: `kubectl annotate clusternetwork %s %s=%s --overwrite`",
 			strings.Join(haltMsgs, "; "), len(todo), st.Rollout.HaltedBy, v1alpha1.RetryAnnotation, cn.Name, v1alpha1.AnnotationAcceptRollback, acc), in.Now)
@@ -390,9 +393,19 @@ func sortedKeys(m map[string]bool) []string {
 	return out
 }
 
+// The status lists at most maxWaveListed nodes of a wave (the CRD's
+// bound on status.rollout.wave), and the condition names maxWaveNamed of
+// them, so a wave of 100% on a large cluster still makes a valid status.
+const (
+	maxWaveListed = 1000
+	maxWaveNamed  = 10
+)
+
 // describe names the wave's nodes with their Ready reason, so the
 // condition says what each is waiting on.
 func describe(wave []string, objs map[string]*v1alpha1.Node) string {
+	more := len(wave) - maxWaveNamed
+	wave = wave[:min(len(wave), maxWaveNamed)]
 	parts := make([]string, len(wave))
 	for i, name := range wave {
 		why := "no status yet"
@@ -406,6 +419,9 @@ func describe(wave []string, objs map[string]*v1alpha1.Node) string {
 			why = "Ready " + string(c.Status) + " " + c.Reason
 		}
 		parts[i] = name + " (" + why + ")"
+	}
+	if more > 0 {
+		parts = append(parts, fmt.Sprintf("and %d more", more))
 	}
 	return strings.Join(parts, ", ")
 }

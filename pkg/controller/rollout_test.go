@@ -485,3 +485,20 @@ func TestPlanRolloutStatusIsStable(t *testing.T) {
 		t.Errorf("second pass changed the status:\n%+v\n%+v", second.Status, first.Status)
 	}
 }
+
+// A wave of 100% on a large cluster still makes a valid status: the wave
+// list within the CRD's bound, the condition naming ten nodes and a count.
+func TestLargeWaveStatusIsBounded(t *testing.T) {
+	var names []string
+	for i := range 1500 {
+		names = append(names, fmt.Sprintf("n%04d", i))
+	}
+	p := planRollout(rolloutInput{Network: network(true, maxU(intstr.FromString("100%"))), Cores: cores(names...), Now: t0})
+	if len(p.Ops) != 1500 || len(p.Status.Rollout.Wave) != maxWaveListed {
+		t.Errorf("%d ops, wave of %d listed; want 1500 and %d", len(p.Ops), len(p.Status.Rollout.Wave), maxWaveListed)
+	}
+	c := meta.FindStatusCondition(p.Status.Conditions, v1alpha1.ConditionRolloutProgressing)
+	if c == nil || !strings.Contains(c.Message, "n0009 (being created), and 1490 more") || strings.Contains(c.Message, "n0010") || len(c.Message) > 1024 {
+		t.Errorf("RolloutProgressing message (%d bytes): %.300s", len(c.Message), c.Message)
+	}
+}
