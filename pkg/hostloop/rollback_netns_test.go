@@ -161,7 +161,8 @@ func TestFamily2RollbackWhenTheSwitchDropsTheNode(t *testing.T) {
 	// agent's next action, so before any probe after the change.
 	enslaved := make(chan time.Time, 1)
 	var heal func()
-	a := runLoop(t, node, t.TempDir(), func(act plan.Action) {
+	dir := t.TempDir()
+	a := runLoop(t, node, dir, func(act plan.Action) {
 		if act.Op == plan.SetMaster && act.Link == "eth0" && heal == nil {
 			heal = dropNodeFrames(t, node, "sw-eth0")
 			enslaved <- time.Now()
@@ -230,6 +231,22 @@ func TestFamily2RollbackWhenTheSwitchDropsTheNode(t *testing.T) {
 	}
 	if enslavedTo(t, node, "eth0") {
 		fail("eth0 enslaved again without a new spec or retry")
+	}
+	// Nor after a restart: first from the state file alone (no API
+	// server), then handed the same spec again.
+	a.cancel()
+	a = runLoop(t, node, dir)
+	nt.Eventually(t, deadline, nt.Check("two passes of the restarted agent", func() bool { return a.count() >= 2 }))
+	a.loop.SetInput(spec("eth0", 2))
+	mark = a.count()
+	nt.Eventually(t, deadline, nt.Check("three more passes", func() bool { return a.count() >= mark+3 }))
+	for _, p := range a.since(0) {
+		if p.res.RolledBack == nil || len(p.res.Applied) > 0 {
+			fail("the restarted agent tried the rolled-back change again: applied %v, rolled back %v", p.res.Applied, p.res.RolledBack)
+		}
+	}
+	if enslavedTo(t, node, "eth0") {
+		fail("eth0 enslaved again after a restart")
 	}
 
 	// The user asks again; with the switch healthy the change is kept.

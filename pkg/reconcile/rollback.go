@@ -218,7 +218,11 @@ func (r *Reconciler) RollBack(window checkpoint.Pending, failed probe.Probe, why
 		return nil
 	}
 	pd := ch.Pending
+	// The last good spec under the rolled-back generation and retry
+	// value: what effective holds, so an agent restarted before its next
+	// pass (and without the API server) keeps holding it.
 	prev := pd.Previous
+	prev.Generation, prev.Retry = pd.Next.Generation, pd.Next.Retry
 	msg := ""
 	if why != nil {
 		msg = why.Error()
