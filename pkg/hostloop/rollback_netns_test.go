@@ -136,10 +136,23 @@ func enslavedTo(t *testing.T, node *nt.Node, nic string) bool {
 // dropNodeFrames makes the switch drop every frame the node sends on
 // port; the returned function ends the fault. Classic BPF in direct-action
 // mode returning TC_ACT_SHOT: the host kernel has neither matchall nor gact.
-func dropNodeFrames(t *testing.T, node *nt.Node, port string) func() {
-	node.Switch.Exec(t, "tc", "qdisc", "add", "dev", port, "ingress")
-	node.Switch.Exec(t, "tc", "filter", "add", "dev", port, "ingress", "bpf", "da", "bytecode", "1,6 0 0 2,")
-	return func() { node.Switch.Exec(t, "tc", "qdisc", "del", "dev", port, "ingress") }
+// It runs on the agent's loop goroutine, so it returns its error rather
+// than failing the test there.
+func dropNodeFrames(node *nt.Node, port string) (heal func() error, err error) {
+	tc := func(args ...string) error {
+		out, err := exec.Command("ip", append([]string{"netns", "exec", node.Switch.Name, "tc"}, args...)...).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("tc %s: %v: %s", strings.Join(args, " "), err, out)
+		}
+		return nil
+	}
+	if err := tc("qdisc", "add", "dev", port, "ingress"); err != nil {
+		return nil, err
+	}
+	if err := tc("filter", "add", "dev", port, "ingress", "bpf", "da", "bytecode", "1,6 0 0 2,"); err != nil {
+		return nil, err
+	}
+	return func() error { return tc("qdisc", "del", "dev", port, "ingress") }, nil
 }
 
 func answers(node *nt.Node, addr string) bool {
@@ -154,18 +167,28 @@ func answers(node *nt.Node, addr string) bool {
 // new retry annotation value tries again, and then the change holds.
 func TestFamily2RollbackWhenTheSwitchDropsTheNode(t *testing.T) {
 	nt.RequireTool(t, "tc")
+	if nt.FullKernel() {
+		// The fault is a tc filter on the switch side, which nothing in
+		// the kernel under test changes; the VM image has busybox's tc.
+		t.Skip("covered on the host kernel")
+	}
 	const fault = 20 * time.Second
 	window := reconcile.DefaultProbeWindow
 	node := probedNode(t)
 	// The switch starts dropping right when eth0 is enslaved: before the
 	// agent's next action, so before any probe after the change.
-	enslaved := make(chan time.Time, 1)
-	var heal func()
+	type struck struct {
+		at  time.Time
+		err error
+	}
+	enslaved := make(chan struck, 1)
+	var heal func() error
 	dir := t.TempDir()
 	a := runLoop(t, node, dir, func(act plan.Action) {
 		if act.Op == plan.SetMaster && act.Link == "eth0" && heal == nil {
-			heal = dropNodeFrames(t, node, "sw-eth0")
-			enslaved <- time.Now()
+			var err error
+			heal, err = dropNodeFrames(node, "sw-eth0")
+			enslaved <- struck{time.Now(), err}
 		}
 	})
 	a.loop.SetInput(spec("eth1", 1))
@@ -182,7 +205,11 @@ func TestFamily2RollbackWhenTheSwitchDropsTheNode(t *testing.T) {
 	a.loop.SetInput(spec("eth0", 2))
 	var start time.Time
 	select {
-	case start = <-enslaved:
+	case s := <-enslaved:
+		if s.err != nil {
+			t.Fatalf("the switch cannot drop the node's frames: %v", s.err)
+		}
+		start = s.at
 	case <-time.After(deadline):
 		t.Fatal("eth0 was never enslaved")
 	}
@@ -219,7 +246,9 @@ func TestFamily2RollbackWhenTheSwitchDropsTheNode(t *testing.T) {
 	t.Logf("rolled back %v after the enslave: %s", gap, uplink.Message)
 
 	<-faultEnds.C
-	heal()
+	if err := heal(); err != nil {
+		t.Fatal(err)
+	}
 	nt.Eventually(t, deadline, nt.Check("the node does not answer on 10.11.0.5 once the fault is gone", func() bool { return answers(node, "10.11.0.5") }))
 	// Not again on its own: three more resyncs later the spec is still held.
 	mark = a.count()

@@ -56,7 +56,7 @@ func TestProbesAgainstARealGateway(t *testing.T) {
 	}
 	defer r.Close()
 	run := func() map[probe.Probe]error {
-		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second) // the agent's ProbeTimeout
 		defer cancel()
 		return probe.RunAll(ctx, r, probes)
 	}
@@ -72,14 +72,19 @@ func TestProbesAgainstARealGateway(t *testing.T) {
 	}
 
 	// The switch drops what the node sends: every probe fails, in time.
+	if nt.FullKernel() {
+		// A tc filter on the switch side; the VM image has busybox's tc.
+		t.Skip("the dropping switch is covered on the host kernel")
+	}
+	nt.RequireTool(t, "tc")
 	node.Switch.Exec(t, "tc", "qdisc", "add", "dev", "sw-eth0", "ingress")
 	// Classic BPF in direct-action mode returning TC_ACT_SHOT (2): this
 	// kernel has neither matchall nor the gact action.
 	node.Switch.Exec(t, "tc", "filter", "add", "dev", "sw-eth0", "ingress", "bpf", "da", "bytecode", "1,6 0 0 2,")
 	start := time.Now()
 	res = run()
-	if d := time.Since(start); d > 2*time.Second {
-		t.Errorf("probes took %v with a 500ms deadline", d)
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("probes took %v with a 1s deadline", d)
 	}
 	for _, p := range probes {
 		if res[p] == nil {
