@@ -99,7 +99,7 @@ func (b *bench) profile() string {
 	var parts []string
 	for _, fn := range []struct{ name, what string }{
 		{"github.com/harvnet/harvnet/pkg/hostnet.(*Host).Observe", "observing the host"},
-		{"github.com/vishvananda/netlink.(*Handle).LinkList", "of which listing every link"},
+		{"github.com/vishvananda/netlink.(*Handle).LinkList", "listing every link"},
 		{"github.com/vishvananda/netlink.(*Handle).RouteListFiltered", "listing every route"},
 		{"github.com/vishvananda/netlink.(*Handle).AddrList", "listing every address"},
 		{"github.com/harvnet/harvnet/pkg/hostnet.(*Host).portVLANs", "listing every port's VLANs"},
@@ -108,5 +108,5 @@ func (b *bench) profile() string {
 			parts = append(parts, fmt.Sprintf("%s %.0f%%", fn.what, 100*v/total))
 		}
 	}
-	return fmt.Sprintf("Why (CPU profile of the 1000-port pass in this process, as a share of Reconcile; kernel time in the dumps' recvmsg counts where it is called): %s. A netlink-driven pass still reads every link, address, route and port VLAN of the node, so it grows with the VM ports; the fix the issue names (scope event passes to the managed links, keep the full read for the periodic resync) is not in this commit.", strings.Join(parts, ", "))
+	return fmt.Sprintf("Why (CPU profile of the 1000-port pass in this process: each function's cumulative samples as a share of Reconcile's, so they overlap and need not add up; kernel time in the dumps' recvmsg counts where it is called): %s. A netlink-driven pass still reads every link, address, route and port VLAN of the node, so it grows with the VM ports; the fix the issue names (scope event passes to the managed links, keep the full read for the periodic resync) is not in this commit.", strings.Join(parts, ", "))
 }
