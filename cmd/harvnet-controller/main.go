@@ -38,8 +38,17 @@ func run(args []string) error {
 	restore := fs.Bool("restore-hosts", false, "switch every ClusterNetwork off, wait until every node's agent restored its host, and exit (the chart's pre-delete hook)")
 	restoreTimeout := fs.Duration("restore-timeout", 2*time.Minute, "how long --restore-hosts waits")
 	nodeGoneGrace := fs.Duration("node-gone-grace", controller.DefaultNodeGoneGrace, "how long a harvnet Node object (and so the node's network and its spec) outlives its core Node; a core Node registered again meanwhile (kubectl delete node, then the kubelet) takes it back as it is")
+	// client-go's default (5 QPS, burst 10) makes creating the Node
+	// objects of a 1000-node cluster take 200 s; the controller is one
+	// client for the whole cluster, like kube-controller-manager, and the
+	// API server's priority and fairness protects everyone else.
+	qps := fs.Float64("kube-api-qps", 100, "requests per second to the API server (sustained)")
+	burst := fs.Int("kube-api-burst", 200, "requests to the API server in a burst")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *qps <= 0 || *burst < 1 {
+		return fmt.Errorf("--kube-api-qps must be positive and --kube-api-burst at least 1, not %v and %d", *qps, *burst)
 	}
 	if *nodeGoneGrace <= 0 {
 		return fmt.Errorf("--node-gone-grace must be positive, not %v", *nodeGoneGrace)
@@ -54,6 +63,7 @@ func run(args []string) error {
 	if err != nil {
 		return fmt.Errorf("kubeconfig: %w", err)
 	}
+	restCfg.QPS, restCfg.Burst = float32(*qps), *burst
 	kube, err := kubernetes.NewForConfig(restCfg)
 	if err != nil {
 		return err

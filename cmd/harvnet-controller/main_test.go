@@ -15,6 +15,8 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"--nope"}, "not defined"},
 		{[]string{"extra"}, "unexpected arguments"},
 		{[]string{"--namespace="}, "--namespace is empty"},
+		{[]string{"--kube-api-qps=0"}, "--kube-api-qps must be positive"},
+		{[]string{"--kube-api-burst=0"}, "--kube-api-burst at least 1"},
 		{[]string{"--kubeconfig=/nonexistent/kubeconfig"}, "kubeconfig"},
 	} {
 		err := run(tt.args)
