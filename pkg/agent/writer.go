@@ -2,12 +2,15 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"golang.org/x/time/rate"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -35,6 +38,8 @@ type writer struct {
 	met      *metrics.Agent
 
 	latest chan reconcile.Result // capacity 1: the newest result only
+	// writes paces status writes (see statusWriteRate).
+	writes *rate.Limiter
 	// lastWarning is the last warning recorded, so that a problem that
 	// persists across passes is one Event, not one per pass.
 	lastWarning string
@@ -44,7 +49,34 @@ type writer struct {
 }
 
 func newWriter(nodeName string, opts desired.Options, api nodeAPI, rec record.EventRecorder, clk clock.Clock) *writer {
-	return &writer{nodeName: nodeName, opts: opts, api: api, recorder: rec, clk: clock.Or(clk), met: metrics.OrAgent(nil), latest: make(chan reconcile.Result, 1)}
+	return &writer{nodeName: nodeName, opts: opts, api: api, recorder: rec, clk: clock.Or(clk), met: metrics.OrAgent(nil), latest: make(chan reconcile.Result, 1),
+		writes: rate.NewLimiter(statusWriteRate, statusWriteBurst)}
+}
+
+// Status writes are paced: a change after a quiet spell is written at once
+// (the burst), while a link that flaps several times a second (a bad cable,
+// a VM storm) costs the API server at most statusWriteRate writes a second
+// per node instead of one per flap. The newest status is still the one
+// written, at most 1/statusWriteRate late.
+const (
+	statusWriteRate  = rate.Limit(2)
+	statusWriteBurst = 4
+)
+
+// paced says a status write has to wait for its turn.
+type paced struct{ wait time.Duration }
+
+func (p paced) Error() string { return fmt.Sprintf("status write paced: next in %v", p.wait) }
+
+// turn takes a status write's turn, or says how long until there is one.
+func (w *writer) turn() time.Duration {
+	now := w.clk.Now()
+	r := w.writes.ReserveN(now, 1)
+	if d := r.DelayFrom(now); d > 0 {
+		r.CancelAt(now)
+		return d
+	}
+	return 0
 }
 
 // A failed write is retried after firstWriteBackoff, doubling up to
@@ -90,6 +122,11 @@ func (w *writer) run(ctx context.Context) {
 			continue
 		}
 		if err := w.write(*pending); err != nil {
+			var p paced
+			if errors.As(err, &p) {
+				retry = w.clk.After(p.wait) // no backoff: nothing failed
+				continue
+			}
 			w.met.StatusWriteErrors.Inc()
 			slog.Warn("writing node status", "node", w.nodeName, "err", err, "retry", backoff)
 			retry = w.clk.After(backoff)
@@ -113,6 +150,9 @@ func (w *writer) write(res reconcile.Result) error {
 	next := status.Build(res, w.opts, res.Input.Generation)
 	w.gauges(&next)
 	if !status.Equal(&node.Status, &next) {
+		if d := w.turn(); d > 0 {
+			return paced{d}
+		}
 		updated, err := w.updateStatus(node, next)
 		if apierrors.IsConflict(err) {
 			// The cache lags the API server (after an outage, say): read

@@ -3,12 +3,14 @@ package agent
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"k8s.io/client-go/tools/record"
 
 	"github.com/harvnet/harvnet/internal/clock"
@@ -349,5 +351,40 @@ func TestEventsWarnOncePerRollback(t *testing.T) {
 	w.events(result(2, rolledBack))
 	if got := recorded(rec); len(got) != 0 {
 		t.Errorf("a held rollback warned again: %q", got)
+	}
+}
+
+// A link that flaps faster than statusWriteRate: the burst is written at
+// once, then each write waits its turn, and only the newest result is
+// written when it comes, so the API server sees a bounded rate per node.
+func TestWriterPacesStatusWrites(t *testing.T) {
+	clk := clock.NewFake(time.Unix(0, 0))
+	api := &fakeAPI{cache: node("5"), called: make(chan string, 100)}
+	w := newWriter(nodeName, opts, api, record.NewFakeRecorder(100), clk)
+	runWriter(t, w)
+	for g := int64(1); g <= statusWriteBurst; g++ {
+		w.push(result(g))
+		waitCall(t, api, fmt.Sprintf("updateStatus gen=%d rv=5", g))
+	}
+	for g := int64(10); g < 13; g++ {
+		w.push(result(g))
+		tm := clk.NextTimer(t)
+		if want := time.Duration(float64(time.Second) / float64(statusWriteRate)); tm.D != want {
+			t.Fatalf("write of gen %d paced for %v, want %v", g, tm.D, want)
+		}
+		w.push(result(g + 100)) // newer, while waiting: replaces it
+		taken(t, w)
+		tm.Fire(t)
+		waitCall(t, api, fmt.Sprintf("updateStatus gen=%d rv=5", g+100))
+	}
+	for _, c := range api.calls() {
+		for _, replaced := range []string{"gen=10 ", "gen=11 ", "gen=12 "} {
+			if strings.Contains(c, replaced) {
+				t.Fatalf("a replaced result was written: %q", api.calls())
+			}
+		}
+	}
+	if got := testutil.ToFloat64(w.met.StatusWriteErrors); got != 0 {
+		t.Fatalf("a paced write counted as %v failed writes", got)
 	}
 }
