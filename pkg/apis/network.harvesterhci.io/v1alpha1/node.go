@@ -75,7 +75,7 @@ const (
 
 // NetworkSpec selects the network type and the uplink NIC.
 //
-// +kubebuilder:validation:XValidation:rule=`!(has(self.nic) && self.nic != '' && has(self.uplink))`,message=`set either spec.network.nic or spec.network.uplink, not both`
+// +kubebuilder:validation:XValidation:rule=`!(has(self.nic) && size(self.nic) > 0 && has(self.uplink))`,message=`set either spec.network.nic or spec.network.uplink, not both`
 type NetworkSpec struct {
 	// +optional
 	Type NetworkType `json:"type,omitempty"`
