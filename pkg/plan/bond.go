@@ -211,7 +211,9 @@ func releaseSlave(in Input, sl hoststate.Link) []Action {
 	}
 	out := []Action{{Op: SetNoMaster, Link: sl.Name, Master: master}, {Op: SetUp, Link: sl.Name}}
 	c, ok := in.Carried[sl.Name]
-	if !ok || c.empty() {
+	if !ok || c.empty() || (in.Desired.Bond == nil && sl.Name == in.Desired.Uplink) {
+		// Nothing to give back, or the NIC becomes the bridge's port
+		// itself: what it carries stays on the bridge.
 		return out
 	}
 	br, _ := bridge(in)

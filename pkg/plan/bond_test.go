@@ -300,3 +300,24 @@ func TestMTU(t *testing.T) {
 	p = Compute(Input{Desired: bd, Host: bondSteadyHost(), Carried: carriedEth0(), Enslaved: []string{"bo0"}})
 	assertStrings(t, "bond", step(t, p, PhaseUplink).Actions, "set MTU of bo0 to 9000", "set MTU of br0 to 9000")
 }
+
+// TestSingleNICToBondAndBack: the management NIC, the single uplink, joins
+// a bond with eth1 without its addresses leaving the bridge; going back, it
+// leaves the bond straight for the bridge, its addresses staying there.
+func TestSingleNICToBondAndBack(t *testing.T) {
+	p := Compute(Input{Desired: bondState("eth0", "eth1"), Host: steadyHost(), Carried: carriedEth0(), Enslaved: []string{"eth0"}})
+	if a := step(t, p, PhaseBond).Actions; len(a) == 0 || a[0].Op != CreateBond || a[0].MAC != mac0 {
+		t.Fatalf("bond step %v, want a bond with eth0's MAC, the bridge's", strs(a))
+	}
+	assertStrings(t, "to bond", step(t, p, PhaseUplink).Actions,
+		"enslave bo0 to br0",
+		"set eth1 down", "enslave eth1 to bo0",
+		"release eth0 from br0", "set eth0 down", "enslave eth0 to bo0")
+
+	p = Compute(Input{Desired: want(desired.State{Uplink: "eth0", BondName: "bo0"}), Host: bondSteadyHost(), Carried: carriedEth0(), Enslaved: []string{"bo0", "eth0"}})
+	assertStrings(t, "back to eth0", step(t, p, PhaseUplink).Actions,
+		"release eth0 from bo0", "set eth0 up",
+		"release eth1 from bo0", "set eth1 up",
+		"release bo0 from br0", "delete bo0",
+		"enslave eth0 to br0")
+}

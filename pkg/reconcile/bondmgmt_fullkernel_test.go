@@ -86,3 +86,41 @@ func TestBondOfTheManagementNIC(t *testing.T) {
 	pingFromSwitch(t, f, "10.11.0.5")
 	pingFromSwitch(t, f, "fd00:11::5")
 }
+
+// TestManagementNICIntoABondAndBack: the management NIC, the single uplink
+// (spec.network.nic), is bonded with eth1 and then made the single uplink
+// again. Its addresses and routes stay on the bridge throughout, the node
+// answers after each change, and each change converges in one pass.
+func TestManagementNICIntoABondAndBack(t *testing.T) {
+	nt.RequireKernel(t, nt.KernelHasBonding(t), "bonding (CONFIG_BONDING)")
+	f := newFixture(t)
+	f.node.Sysctl(t, "net.ipv4.conf.all.arp_ignore", "1") // see TestBondOfTheManagementNIC
+	f.node.AddManagementNIC(t, "eth0")
+	f.node.AddNIC(t, "eth1")
+	switchBridge(t, f, 1500, []string{"sw-eth0", "sw-eth1"}, "10.11.0.1/24", "fd00:11::1/64")
+	want := sorted(f.link(t, "eth0").GlobalAddrs())
+	onBridge := func(what string) {
+		t.Helper()
+		if got := sorted(f.link(t, br).GlobalAddrs()); !slices.Equal(got, want) || !hasRoute(f.node.Routes(t, "-4", br), "default via 10.11.0.1") {
+			t.Errorf("%s: bridge addresses %v routes %q, want %v and the default route", what, got, f.node.Routes(t, "-4", br), want)
+		}
+		pingFromSwitch(t, f, "10.11.0.5")
+		pingFromSwitch(t, f, "fd00:11::5")
+	}
+	f.reconcile(t, vlanSpec("eth0"))
+	onBridge("eth0 the uplink")
+	f.reconcile(t, bondSpec(v1alpha1.BondModeActiveBackup, 0, "eth0", "eth1"))
+	if m := f.link(t, "eth0").Master; m != bo {
+		t.Errorf("eth0 master %q, want %s", m, bo)
+	}
+	onBridge("eth0 in the bond")
+	f.reconcile(t, vlanSpec("eth0"))
+	if _, ok := f.node.Link(t, bo); ok {
+		t.Errorf("%s still there", bo)
+	}
+	if m := f.link(t, "eth0").Master; m != br {
+		t.Errorf("eth0 master %q, want %s", m, br)
+	}
+	onBridge("eth0 the uplink again")
+	t.Logf("proved: management NIC eth0 single uplink -> bond with eth1 -> single uplink: %v on %s throughout, reachable over IPv4 and IPv6", want, br)
+}
