@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strings"
 	"syscall"
 
@@ -191,8 +192,19 @@ func (h *Host) fillBonds(byIndex map[int]*hoststate.Link, active map[int]int) er
 			return fmt.Errorf("reading 802.3ad state of %s: %w", l.Name, err)
 		}
 		l.Bond.AggregatorID, l.Bond.NumPorts, l.Bond.PartnerMAC = agg, ports, partner
+		// Each slave's own partner is only in the bonding driver's proc
+		// file; netlink has the active aggregator's. Best effort: without
+		// the file a slave in the active aggregator still gets that one.
+		var partners map[string]string
+		_ = h.do(func() error { partners = slavePartners(l.Name); return nil })
 		for _, s := range byIndex {
-			if s.MasterIndex == idx && s.BondSlave != nil && agg != 0 && s.BondSlave.AggregatorID == agg {
+			if s.MasterIndex != idx || s.BondSlave == nil {
+				continue
+			}
+			switch p, ok := partners[s.Name]; {
+			case ok:
+				s.BondSlave.PartnerMAC = p
+			case agg != 0 && s.BondSlave.AggregatorID == agg:
 				s.BondSlave.PartnerMAC = partner
 			}
 		}
@@ -243,4 +255,37 @@ func nested(attrs []syscall.NetlinkRouteAttr, typ uint16) []syscall.NetlinkRoute
 		}
 	}
 	return nil
+}
+
+// slavePartners reads each 802.3ad slave's partner system MAC from
+// /proc/net/bonding/<bond> as the calling thread's namespace shows it
+// (thread-self: h.do switches only this thread), nil when unreadable.
+func slavePartners(bond string) map[string]string {
+	b, err := os.ReadFile("/proc/thread-self/net/bonding/" + bond)
+	if err != nil {
+		return nil
+	}
+	return parseSlavePartners(string(b))
+}
+
+// parseSlavePartners reads "details partner lacp pdu: ... system mac
+// address: X" under each "Slave Interface: NAME" of the bonding driver's
+// proc file. All zeros (no LACPDU received) is kept: status shows it as
+// the partner that never answered.
+func parseSlavePartners(text string) map[string]string {
+	out := map[string]string{}
+	slave, inPartner := "", false
+	for _, line := range strings.Split(text, "\n") {
+		line = strings.TrimSpace(line)
+		switch {
+		case strings.HasPrefix(line, "Slave Interface:"):
+			slave, inPartner = strings.TrimSpace(strings.TrimPrefix(line, "Slave Interface:")), false
+		case strings.HasPrefix(line, "details "):
+			inPartner = strings.HasPrefix(line, "details partner lacp pdu")
+		case slave != "" && inPartner && strings.HasPrefix(line, "system mac address:"):
+			out[slave] = strings.TrimSpace(strings.TrimPrefix(line, "system mac address:"))
+			inPartner = false
+		}
+	}
+	return out
 }

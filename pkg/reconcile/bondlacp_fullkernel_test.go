@@ -78,10 +78,17 @@ func TestBond8023adPartnerAndAggregator(t *testing.T) {
 		if !strings.HasPrefix(st.BondState, "degraded 1/2: eth2 not in the active 802.3ad aggregator") {
 			return "bond state " + st.BondState + ", want eth2 reported outside the active aggregator"
 		}
+		// A port outside the switch's bond sends no LACPDU: once eth2's
+		// partner information times out it is the all-zero default.
+		for _, s := range st.NetworkStatus[bo].Bond.Slaves {
+			if s.Name == "eth2" && s.PartnerMAC != "00:00:00:00:00:00" {
+				return fmt.Sprintf("eth2 partner %q, want 00:00:00:00:00:00 (no LACP partner) from the bonding driver", s.PartnerMAC)
+			}
+		}
 		return ""
 	})
 	up := meta.FindStatusCondition(st.Conditions, v1alpha1.ConditionUplinkReady)
-	if up.Reason != status.ReasonDegraded || !strings.Contains(up.Message, "eth2 not in the active 802.3ad aggregator") {
+	if up.Reason != status.ReasonDegraded || !strings.Contains(up.Message, "eth2 not in the active 802.3ad aggregator") || !strings.Contains(up.Message, "no LACP partner") {
 		t.Errorf("UplinkReady %s/%s %q, want Degraded naming eth2", up.Status, up.Reason, up.Message)
 	}
 	i := slices.IndexFunc(st.NetworkStatus[bo].Bond.Slaves, func(s v1alpha1.BondSlaveStatus) bool { return s.Name == "eth2" })

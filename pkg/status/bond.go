@@ -56,7 +56,13 @@ func bondProblems(bs *v1alpha1.BondStatus) (up int, problems []string) {
 		case s.LinkStatus != v1alpha1.LinkUp:
 			problems = append(problems, s.Name+" "+string(s.LinkStatus))
 		case s.InActiveAggregator != nil && !*s.InActiveAggregator:
-			problems = append(problems, fmt.Sprintf("%s not in the active 802.3ad aggregator (aggregator %d; its switch port is not in the LAG, or the switch does not answer LACP)", s.Name, s.AggregatorID))
+			why := "its switch port is not in the LAG, or the switch does not answer LACP"
+			if s.PartnerMAC != "" && strings.Trim(s.PartnerMAC, "0:") == "" {
+				why = "no LACP partner: its switch port is not in the LAG"
+			} else if s.PartnerMAC != "" {
+				why = "partner " + s.PartnerMAC + ": another switch or LAG than the active aggregator's"
+			}
+			problems = append(problems, fmt.Sprintf("%s not in the active 802.3ad aggregator (aggregator %d; %s)", s.Name, s.AggregatorID, why))
 		default:
 			up++
 		}

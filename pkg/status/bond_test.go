@@ -158,3 +158,17 @@ func TestBuildBondUnsupported(t *testing.T) {
 		t.Errorf("BridgeReady blames bonding: %+v", br)
 	}
 }
+
+func TestBondProblemsSayWhyOutsideTheAggregator(t *testing.T) {
+	out := false
+	for partner, want := range map[string]string{
+		"":                  "eth2 not in the active 802.3ad aggregator (aggregator 2; its switch port is not in the LAG, or the switch does not answer LACP)",
+		"00:00:00:00:00:00": "eth2 not in the active 802.3ad aggregator (aggregator 2; no LACP partner: its switch port is not in the LAG)",
+		"62:39:e6:22:c7:f5": "eth2 not in the active 802.3ad aggregator (aggregator 2; partner 62:39:e6:22:c7:f5: another switch or LAG than the active aggregator's)",
+	} {
+		bs := &v1alpha1.BondStatus{Mode: "802.3ad", Slaves: []v1alpha1.BondSlaveStatus{{Name: "eth2", LinkStatus: v1alpha1.LinkUp, AggregatorID: 2, InActiveAggregator: &out, PartnerMAC: partner}}}
+		if up, got := bondProblems(bs); up != 0 || len(got) != 1 || got[0] != want {
+			t.Errorf("partner %q: %d up, %q; want %q", partner, up, got, want)
+		}
+	}
+}
