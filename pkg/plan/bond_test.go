@@ -321,3 +321,21 @@ func TestSingleNICToBondAndBack(t *testing.T) {
 		"release bo0 from br0", "delete bo0",
 		"enslave eth0 to br0")
 }
+
+// TestReleasedSlaveDownGetsUpFirst: an agent died right after taking the
+// management NIC out of the bond, which left it down; the next agent sets
+// it up before giving it its routes, which the kernel refuses on a down link.
+func TestReleasedSlaveDownGetsUpFirst(t *testing.T) {
+	h := bondSteadyHost()
+	for i := range h.Links {
+		if h.Links[i].Name == "eth0" {
+			h.Links[i].MasterIndex, h.Links[i].AdminUp = 0, false
+		}
+	}
+	p := Compute(Input{Desired: want(desired.State{Teardown: true, BondName: "bo0"}), Host: h, Carried: carriedEth0(), Enslaved: []string{"bo0", "eth0"}})
+	got := strs(step(t, p, PhaseUplink).Actions)
+	up, firstRoute := slices.Index(got, "set eth0 up"), slices.IndexFunc(got, func(s string) bool { return strings.HasPrefix(s, "add route") && strings.Contains(s, "dev eth0") })
+	if up < 0 || firstRoute < 0 || up > firstRoute {
+		t.Errorf("uplink actions %q: want eth0 set up before its routes are added", got)
+	}
+}

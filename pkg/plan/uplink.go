@@ -120,6 +120,12 @@ func release(in Input, nic hoststate.Link) []Action {
 		// agent died mid-release. The NIC gets back what harvnet carried
 		// for it, and the bridge loses its copies of that and nothing else.
 		from, routes = in.Carried[nic.Name].CopiesOn(br, routes)
+		if !nic.AdminUp {
+			// Down, as a NIC is once it left a bond (leaving closes it):
+			// up first, or the kernel refuses its routes.
+			up := Action{Op: SetUp, Link: nic.Name}
+			return append([]Action{up}, moveAddrsAndRoutes(in, from, routes, nic, nic.Name, func() []Action { return nil })...)
+		}
 	}
 	return moveAddrsAndRoutes(in, from, routes, nic, nic.Name, func() []Action {
 		var mid []Action
