@@ -35,8 +35,8 @@
 #   HARVNET_VM_HOOKS    executables /init runs before the tests (space-separated)
 #   HARVNET_VM_ENV      NAME=value words exported to the tests in the VM
 #   HARVNET_VM_TIMEOUT  seconds until a VM that has not reported is killed
-#                       (420 for tier A alone, 540 with tier B)
-#   HARVNET_VM_GO_TIMEOUT  -test.timeout per test binary, in seconds (300)
+#                       (900 for tier A alone, 1080 with tier B)
+#   HARVNET_VM_GO_TIMEOUT  -test.timeout per test binary, in seconds (480)
 #   HARVNET_VM_MEM (1024), HARVNET_VM_SMP (2), HARVNET_VM_ACCEL (tcg,thread=multi)
 set -euo pipefail
 

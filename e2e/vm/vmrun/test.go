@@ -98,16 +98,16 @@ func (r *testRun) configure(tiers string) error {
 	for _, t := range tiers {
 		r.tiers[strings.ToUpper(string(t))] = true
 	}
-	boot := 420
+	boot := 900
 	if r.tiers[results.TierB] {
-		boot = 540
+		boot = 1080
 	}
 	var err error
 	if boot, err = seconds("HARVNET_VM_TIMEOUT", boot); err != nil {
 		return err
 	}
 	r.bootTimeout = time.Duration(boot) * time.Second
-	gt, err := seconds("HARVNET_VM_GO_TIMEOUT", 300)
+	gt, err := seconds("HARVNET_VM_GO_TIMEOUT", 480)
 	if err != nil {
 		return err
 	}
