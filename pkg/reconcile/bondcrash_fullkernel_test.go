@@ -9,7 +9,6 @@ import (
 	"github.com/harvnet/harvnet/pkg/apis/network.harvesterhci.io/v1alpha1"
 	"github.com/harvnet/harvnet/pkg/desired"
 	"github.com/harvnet/harvnet/pkg/plan"
-	"github.com/harvnet/harvnet/pkg/reconcile"
 )
 
 // TestACrashAtAnyActionOfABondIsFinishedByTheNextAgent is the crash test
@@ -37,33 +36,7 @@ func TestACrashAtAnyActionOfABondIsFinishedByTheNextAgent(t *testing.T) {
 			n := len(applied)
 			want := shape(t, ref.node)
 			for _, k := range critical(applied) {
-				t.Run(fmt.Sprintf("after %d of %d actions", k, n), func(t *testing.T) {
-					t.Parallel()
-					f := crashNode(t)
-					f.reconcile(t, sc.before)
-					ch := &crashingHost{Host: f.host, left: k}
-					dying, err := reconcile.New(ch, testOpts, f.dir)
-					if err != nil {
-						t.Fatal(err)
-					}
-					dying.Reconcile(sc.after, true)
-					if !ch.crashed {
-						t.Fatalf("the pass ended within %d actions; an uninterrupted one took %d", k, n)
-					}
-					if msg := reachableOverBond(t, f.node); msg != "" {
-						t.Errorf("node cut off where the agent died: %s\n%s", msg, shape(t, f.node))
-					}
-					if f.rec, err = reconcile.New(f.host, testOpts, f.dir); err != nil {
-						t.Fatal(err)
-					}
-					f.reconcile(t, sc.after)
-					if got := shape(t, f.node); got != want {
-						t.Errorf("the next agent left\n%s\nan uninterrupted run leaves\n%s", got, want)
-					}
-					if again := f.reconcile(t, sc.after); len(again.Applied) != 0 {
-						t.Errorf("a further pass applied %v", again.Applied)
-					}
-				})
+				crashAfter(t, k, n, sc.before, sc.after, want, reachableOverBond)
 			}
 		})
 	}

@@ -63,36 +63,44 @@ func TestACrashAtAnyActionIsFinishedByTheNextAgent(t *testing.T) {
 			n := len(ref.reconcile(t, sc.after).Applied)
 			want := shape(t, ref.node)
 			for k := range n {
-				t.Run(fmt.Sprintf("after %d of %d actions", k, n), func(t *testing.T) {
-					t.Parallel()
-					f := crashNode(t)
-					f.reconcile(t, sc.before)
-					ch := &crashingHost{Host: f.host, left: k}
-					dying, err := reconcile.New(ch, testOpts, f.dir)
-					if err != nil {
-						t.Fatal(err)
-					}
-					dying.Reconcile(sc.after, true)
-					if !ch.crashed {
-						t.Fatalf("the pass ended within %d actions; an uninterrupted one took %d", k, n)
-					}
-					if msg := reachable(t, f.node); msg != "" {
-						t.Errorf("node cut off where the agent died: %s\n%s", msg, shape(t, f.node))
-					}
-					if f.rec, err = reconcile.New(f.host, testOpts, f.dir); err != nil {
-						t.Fatal(err)
-					}
-					f.reconcile(t, sc.after)
-					if got := shape(t, f.node); got != want {
-						t.Errorf("the next agent left\n%s\nan uninterrupted run leaves\n%s", got, want)
-					}
-					if again := f.reconcile(t, sc.after); len(again.Applied) != 0 {
-						t.Errorf("a further pass applied %v", again.Applied)
-					}
-				})
+				crashAfter(t, k, n, sc.before, sc.after, want, reachable)
 			}
 		})
 	}
+}
+
+// crashAfter is one trial of a crash test: a node changed from before
+// towards after by an agent that dies after k of the n actions an
+// uninterrupted pass takes; reach says whether the node still answers
+// where it died; want is the node as an uninterrupted run leaves it.
+func crashAfter(t *testing.T, k, n int, before, after desired.Input, want string, reach func(*testing.T, *nt.Node) string) {
+	t.Run(fmt.Sprintf("after %d of %d actions", k, n), func(t *testing.T) {
+		t.Parallel()
+		f := crashNode(t)
+		f.reconcile(t, before)
+		ch := &crashingHost{Host: f.host, left: k}
+		dying, err := reconcile.New(ch, testOpts, f.dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dying.Reconcile(after, true)
+		if !ch.crashed {
+			t.Fatalf("the pass ended within %d actions; an uninterrupted one took %d", k, n)
+		}
+		if msg := reach(t, f.node); msg != "" {
+			t.Errorf("node cut off where the agent died: %s\n%s", msg, shape(t, f.node))
+		}
+		if f.rec, err = reconcile.New(f.host, testOpts, f.dir); err != nil {
+			t.Fatal(err)
+		}
+		f.reconcile(t, after)
+		if got := shape(t, f.node); got != want {
+			t.Errorf("the next agent left\n%s\nan uninterrupted run leaves\n%s", got, want)
+		}
+		if again := f.reconcile(t, after); len(again.Applied) != 0 {
+			t.Errorf("a further pass applied %v", again.Applied)
+		}
+	})
 }
 
 type crashFixture struct {
