@@ -106,6 +106,11 @@ func apiServerStoppedMidChange(t *testing.T, kill bool) (time.Duration, string) 
 	if err := cluster.CP.StartAPIServer(); err != nil {
 		t.Fatal(err)
 	}
+	// An outage past the Lease's renew deadline (30 s) ends the
+	// controller, as it should; the framework restarts it as a Deployment
+	// would, and it leads again once the dead leader's Lease expired. The
+	// tests after this one need a leading controller.
+	t.Cleanup(func() { controllerLeads(t) })
 	outcome := map[bool]string{true: "kept", false: "rolled back"}[kept]
 	eventually(t, time.Minute, func() string {
 		if kept {
@@ -124,4 +129,20 @@ func apiServerStoppedMidChange(t *testing.T, kill bool) (time.Duration, string) 
 		return ""
 	})
 	return settledIn, outcome
+}
+
+// controllerLeads waits until a harvnet-controller leads again: up to the
+// Lease's duration (45 s) after a leader died holding it.
+func controllerLeads(t *testing.T) {
+	t.Helper()
+	eventually(t, 2*time.Minute, func() string {
+		text, err := cluster.ScrapeController()
+		if err != nil {
+			return err.Error()
+		}
+		if !strings.Contains(text, "\nharvnet_controller_leader 1\n") {
+			return "harvnet-controller does not lead (yet)"
+		}
+		return ""
+	})
 }
