@@ -149,23 +149,27 @@ func (w *writer) write(res reconcile.Result) error {
 	}
 	next := status.Build(res, w.opts, res.Input.Generation)
 	w.gauges(&next)
+	// A paced status write waits for its turn; the finalizer below
+	// does not: a deletion is not held up by pacing.
+	var later error
 	if !status.Equal(&node.Status, &next) {
 		if d := w.turn(); d > 0 {
-			return paced{d}
-		}
-		updated, err := w.updateStatus(node, next)
-		if apierrors.IsConflict(err) {
-			// The cache lags the API server (after an outage, say): read
-			// the object itself and try once more.
-			if node, err = w.api.live(); err == nil {
-				updated, err = w.updateStatus(node, next)
+			later = paced{d}
+		} else {
+			updated, err := w.updateStatus(node, next)
+			if apierrors.IsConflict(err) {
+				// The cache lags the API server (after an outage, say): read
+				// the object itself and try once more.
+				if node, err = w.api.live(); err == nil {
+					updated, err = w.updateStatus(node, next)
+				}
 			}
+			if err != nil {
+				return fmt.Errorf("status: %w", err)
+			}
+			w.met.StatusWrites.Inc()
+			node = updated
 		}
-		if err != nil {
-			return fmt.Errorf("status: %w", err)
-		}
-		w.met.StatusWrites.Inc()
-		node = updated
 	}
 	if node.DeletionTimestamp != nil && res.Desired.Teardown && !res.Failed() && slices.Contains(node.Finalizers, v1alpha1.AgentFinalizer) {
 		n := node.DeepCopy()
@@ -174,7 +178,7 @@ func (w *writer) write(res reconcile.Result) error {
 			return fmt.Errorf("removing finalizer: %w", err)
 		}
 	}
-	return nil
+	return later
 }
 
 // gauges sets the condition and diagnostics gauges from the status built

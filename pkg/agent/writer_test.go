@@ -53,6 +53,7 @@ func TestWrite(t *testing.T) {
 		res     reconcile.Result
 		want    []string
 		wantErr string
+		spent   bool // the status write burst is used up: writes are paced
 	}{
 		{name: "no object: nothing to report on",
 			res: result(1), want: []string{"cached"}},
@@ -107,12 +108,21 @@ func TestWrite(t *testing.T) {
 			api:  &fakeAPI{cache: node("5", deleting, finalizers(v1alpha1.AgentFinalizer), withStatus(result(2, torndown))), updateErrs: []error{conflict()}},
 			res:  result(2, torndown),
 			want: []string{"cached", "update finalizers=[]"}, wantErr: "removing finalizer"},
+		{name: "deleted and torn down while status writes are paced: the finalizer comes off now, the status waits its turn",
+			api:   &fakeAPI{cache: node("5", deleting, finalizers(v1alpha1.AgentFinalizer))},
+			res:   result(2, torndown),
+			spent: true,
+			want:  []string{"cached", "update finalizers=[]"}, wantErr: "paced"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if c.api == nil {
 				c.api = &fakeAPI{}
 			}
-			w := newWriter(nodeName, opts, c.api, record.NewFakeRecorder(10), clock.NewFake(time.Unix(0, 0)))
+			clk := clock.NewFake(time.Unix(0, 0))
+			w := newWriter(nodeName, opts, c.api, record.NewFakeRecorder(10), clk)
+			if c.spent && !w.writes.AllowN(clk.Now(), statusWriteBurst) {
+				t.Fatal("could not spend the write burst")
+			}
 			err := w.write(c.res)
 			if got := c.api.calls(); !slices.Equal(got, c.want) {
 				t.Errorf("calls\n  %q\nwant\n  %q", got, c.want)
