@@ -45,6 +45,9 @@ type fakeAPI struct {
 	called chan string
 	// hold, when set, keeps updateStatus from answering until it is closed.
 	hold chan struct{}
+	// cacheFollows: the informer sees each write at once (else the cache
+	// keeps what the test put there).
+	cacheFollows bool
 }
 
 func (f *fakeAPI) record(s string) {
@@ -117,6 +120,9 @@ func (f *fakeAPI) store(n *v1alpha1.Node) *v1alpha1.Node {
 	rv, _ := strconv.Atoi(c.ResourceVersion)
 	c.ResourceVersion = strconv.Itoa(rv + 1)
 	f.server = c
+	if f.cacheFollows {
+		f.cache = c.DeepCopy()
+	}
 	return c.DeepCopy()
 }
 

@@ -10,8 +10,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"golang.org/x/time/rate"
-
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -38,8 +36,8 @@ type writer struct {
 	met      *metrics.Agent
 
 	latest chan reconcile.Result // capacity 1: the newest result only
-	// writes paces status writes (see statusWriteRate).
-	writes *rate.Limiter
+	// pace spaces status writes (see statusWriteInterval).
+	pace pacer
 	// lastWarning is the last warning recorded, so that a problem that
 	// persists across passes is one Event, not one per pass.
 	lastWarning string
@@ -50,37 +48,19 @@ type writer struct {
 
 func newWriter(nodeName string, opts desired.Options, api nodeAPI, rec record.EventRecorder, clk clock.Clock) *writer {
 	return &writer{nodeName: nodeName, opts: opts, api: api, recorder: rec, clk: clock.Or(clk), met: metrics.OrAgent(nil), latest: make(chan reconcile.Result, 1),
-		writes: rate.NewLimiter(statusWriteRate, statusWriteBurst)}
+		pace: pacer{every: statusWriteInterval}}
 }
-
-// Status writes are paced: a change after a quiet spell is written at once
-// (the burst), while a link that flaps several times a second (a bad cable,
-// a VM storm) costs the API server at most statusWriteRate writes a second
-// per node instead of one per flap. The newest status is still the one
-// written, at most 1/statusWriteRate late.
-const (
-	statusWriteRate  = rate.Limit(2)
-	statusWriteBurst = 4
-)
 
 // paced says a status write has to wait for its turn.
 type paced struct{ wait time.Duration }
 
 func (p paced) Error() string { return fmt.Sprintf("status write paced: next in %v", p.wait) }
 
-// turn takes a status write's turn, or says how long until there is one.
-func (w *writer) turn() time.Duration {
-	now := w.clk.Now()
-	r := w.writes.ReserveN(now, 1)
-	if d := r.DelayFrom(now); d > 0 {
-		r.CancelAt(now)
-		return d
-	}
-	return 0
-}
-
 // A failed write is retried after firstWriteBackoff, doubling up to
-// maxWriteBackoff while writes keep failing.
+// maxWriteBackoff while writes keep failing. A failed status write counts
+// for the pacing (it cost the API server too): a retry sooner than
+// statusWriteInterval waits out the rest as a paced write, while a failed
+// finalizer removal is retried at the backoff alone.
 const (
 	firstWriteBackoff = 200 * time.Millisecond
 	maxWriteBackoff   = 5 * time.Second
@@ -153,9 +133,10 @@ func (w *writer) write(res reconcile.Result) error {
 	// does not: a deletion is not held up by pacing.
 	var later error
 	if !status.Equal(&node.Status, &next) {
-		if d := w.turn(); d > 0 {
+		if d := w.pace.wait(w.clk.Now()); d > 0 {
 			later = paced{d}
 		} else {
+			w.pace.sent(w.clk.Now())
 			updated, err := w.updateStatus(node, next)
 			if apierrors.IsConflict(err) {
 				// The cache lags the API server (after an outage, say): read

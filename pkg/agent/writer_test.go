@@ -3,14 +3,12 @@ package agent
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
 
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	"k8s.io/client-go/tools/record"
 
 	"github.com/harvnet/harvnet/internal/clock"
@@ -53,7 +51,7 @@ func TestWrite(t *testing.T) {
 		res     reconcile.Result
 		want    []string
 		wantErr string
-		spent   bool // the status write burst is used up: writes are paced
+		spent   bool // a status write was just sent: the next one is paced
 	}{
 		{name: "no object: nothing to report on",
 			res: result(1), want: []string{"cached"}},
@@ -120,8 +118,8 @@ func TestWrite(t *testing.T) {
 			}
 			clk := clock.NewFake(time.Unix(0, 0))
 			w := newWriter(nodeName, opts, c.api, record.NewFakeRecorder(10), clk)
-			if c.spent && !w.writes.AllowN(clk.Now(), statusWriteBurst) {
-				t.Fatal("could not spend the write burst")
+			if c.spent {
+				w.pace.sent(clk.Now())
 			}
 			err := w.write(c.res)
 			if got := c.api.calls(); !slices.Equal(got, c.want) {
@@ -197,7 +195,8 @@ func taken(t *testing.T, w *writer) {
 
 func TestWriterWritesOnlyTheNewestResult(t *testing.T) {
 	api := &fakeAPI{cache: node("5"), called: make(chan string, 100)}
-	w := newWriter(nodeName, opts, api, record.NewFakeRecorder(100), clock.NewFake(time.Unix(0, 0)))
+	clk := clock.NewFake(time.Unix(0, 0))
+	w := newWriter(nodeName, opts, api, record.NewFakeRecorder(100), clk)
 	// Results that come faster than the writer writes replace each other.
 	w.push(result(1))
 	w.push(result(2))
@@ -209,8 +208,10 @@ func TestWriterWritesOnlyTheNewestResult(t *testing.T) {
 	api.mu.Lock()
 	api.hold = make(chan struct{})
 	api.mu.Unlock()
+	clk.Advance(statusWriteInterval) // not paced: this test is about replacing
 	w.push(result(4))
 	waitCall(t, api, "updateStatus gen=4 rv=5")
+	clk.Advance(statusWriteInterval)
 	w.push(result(5))
 	w.push(result(6))
 	api.mu.Lock()
@@ -224,6 +225,9 @@ func TestWriterWritesOnlyTheNewestResult(t *testing.T) {
 	}
 }
 
+// A failed write is retried with a doubling backoff; a failed write
+// counts for the pacing, so a retry sooner than statusWriteInterval after
+// it waits out the rest (a second, paced timer).
 func TestWriterBacksOffAndRetriesTheNewest(t *testing.T) {
 	clk := clock.NewFake(time.Unix(0, 0))
 	fail := slices.Repeat([]error{unavailable()}, 7)
@@ -232,12 +236,15 @@ func TestWriterBacksOffAndRetriesTheNewest(t *testing.T) {
 	runWriter(t, w)
 	w.push(result(1))
 	waitCall(t, api, "updateStatus gen=1 rv=5")
-	for i, d := range []time.Duration{200, 400, 800, 1600, 3200, 5000} {
-		tm := clk.NextTimer(t)
-		if tm.D != d*time.Millisecond {
-			t.Fatalf("retry %d after %v, want %v", i+1, tm.D, d*time.Millisecond)
+	const ms = time.Millisecond
+	for i, timers := range [][]time.Duration{{200 * ms, 300 * ms}, {400 * ms, 100 * ms}, {800 * ms}, {1600 * ms}, {3200 * ms}, {5000 * ms}} {
+		for j, d := range timers {
+			tm := clk.NextTimer(t)
+			if tm.D != d {
+				t.Fatalf("retry %d, timer %d after %v, want %v", i+1, j+1, tm.D, d)
+			}
+			tm.Fire(t)
 		}
-		tm.Fire(t)
 		waitCall(t, api, "updateStatus gen=1 rv=5")
 	}
 	tm := clk.NextTimer(t)
@@ -253,13 +260,15 @@ func TestWriterBacksOffAndRetriesTheNewest(t *testing.T) {
 	api.mu.Lock()
 	n := len(api.log)
 	api.mu.Unlock()
-	if n != 2*8 {
-		t.Fatalf("%d calls, want 8 writes (one cache read each): %q", n, api.calls())
+	// A paced retry reads the cache and sends nothing.
+	if n != 2*8+2 {
+		t.Fatalf("%d calls, want 8 writes and 2 paced retries (one cache read each): %q", n, api.calls())
 	}
 	// That write succeeded: the next failure starts at 200ms again.
 	api.mu.Lock()
 	api.statusErrs = []error{unavailable()}
 	api.mu.Unlock()
+	clk.Advance(time.Second) // a quiet spell: the next write goes at once
 	w.push(result(3))
 	waitCall(t, api, "updateStatus gen=3 rv=5")
 	if tm := clk.NextTimer(t); tm.D != 200*time.Millisecond {
@@ -361,40 +370,5 @@ func TestEventsWarnOncePerRollback(t *testing.T) {
 	w.events(result(2, rolledBack))
 	if got := recorded(rec); len(got) != 0 {
 		t.Errorf("a held rollback warned again: %q", got)
-	}
-}
-
-// A link that flaps faster than statusWriteRate: the burst is written at
-// once, then each write waits its turn, and only the newest result is
-// written when it comes, so the API server sees a bounded rate per node.
-func TestWriterPacesStatusWrites(t *testing.T) {
-	clk := clock.NewFake(time.Unix(0, 0))
-	api := &fakeAPI{cache: node("5"), called: make(chan string, 100)}
-	w := newWriter(nodeName, opts, api, record.NewFakeRecorder(100), clk)
-	runWriter(t, w)
-	for g := int64(1); g <= statusWriteBurst; g++ {
-		w.push(result(g))
-		waitCall(t, api, fmt.Sprintf("updateStatus gen=%d rv=5", g))
-	}
-	for g := int64(10); g < 13; g++ {
-		w.push(result(g))
-		tm := clk.NextTimer(t)
-		if want := time.Duration(float64(time.Second) / float64(statusWriteRate)); tm.D != want {
-			t.Fatalf("write of gen %d paced for %v, want %v", g, tm.D, want)
-		}
-		w.push(result(g + 100)) // newer, while waiting: replaces it
-		taken(t, w)
-		tm.Fire(t)
-		waitCall(t, api, fmt.Sprintf("updateStatus gen=%d rv=5", g+100))
-	}
-	for _, c := range api.calls() {
-		for _, replaced := range []string{"gen=10 ", "gen=11 ", "gen=12 "} {
-			if strings.Contains(c, replaced) {
-				t.Fatalf("a replaced result was written: %q", api.calls())
-			}
-		}
-	}
-	if got := testutil.ToFloat64(w.met.StatusWriteErrors); got != 0 {
-		t.Fatalf("a paced write counted as %v failed writes", got)
 	}
 }
