@@ -4,6 +4,7 @@ import (
 	"slices"
 	"sort"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
@@ -24,6 +25,48 @@ func init() { schemes.Register(cniv1.AddToScheme) }
 func nadController(scf controller.SharedControllerFactory) generic.ControllerInterface[*cniv1.NetworkAttachmentDefinition, *cniv1.NetworkAttachmentDefinitionList] {
 	gvk := schema.GroupVersionKind{Group: cniv1.SchemeGroupVersion.Group, Version: cniv1.SchemeGroupVersion.Version, Kind: "NetworkAttachmentDefinition"}
 	return generic.NewController[*cniv1.NetworkAttachmentDefinition, *cniv1.NetworkAttachmentDefinitionList](gvk, "network-attachment-definitions", true, scf)
+}
+
+// slimNAD is the NAD informer's transform: it keeps of each NAD only what
+// nadVLANs reads, so an agent's cache grows by a few hundred bytes per NAD
+// in the cluster rather than by the whole object (managedFields, labels,
+// annotations, a config written for another network). The identity stays
+// (namespace, name, UID, resourceVersion: the informer compares versions
+// and the allow-list goes by namespace), and the config stays verbatim
+// when it counts for this bridge: it asks it for VLANs or an MTU. A config
+// that does not (another plugin or bridge) or that nadVLANs skips (it
+// cannot be read) is dropped: compute skips an empty config the same way,
+// so the VLANs and MTUs are exactly those of the full objects. A change of
+// a NAD still reaches the handler: the slim object carries the new
+// resourceVersion. It is idempotent, as client-go asks.
+func slimNAD(bridge string) func(obj any) (any, error) {
+	return func(obj any) (any, error) {
+		d, ok := obj.(*cniv1.NetworkAttachmentDefinition)
+		if !ok {
+			return obj, nil
+		}
+		slim := &cniv1.NetworkAttachmentDefinition{
+			TypeMeta: d.TypeMeta,
+			ObjectMeta: metav1.ObjectMeta{Namespace: d.Namespace, Name: d.Name, UID: d.UID, ResourceVersion: d.ResourceVersion},
+		}
+		if countsFor(d.Spec.Config, bridge) {
+			slim.Spec.Config = d.Spec.Config
+		}
+		return slim, nil
+	}
+}
+
+// countsFor says a NAD's config adds VLANs or an MTU to compute's answer.
+func countsFor(config, bridge string) bool {
+	vids, err := nad.VLANs(config, bridge)
+	if err != nil {
+		return false
+	}
+	if len(vids) > 0 {
+		return true
+	}
+	mtu, err := nad.MTU(config, bridge)
+	return err == nil && mtu > 0
 }
 
 // nadLister is what nadVLANs reads NADs from: the NAD cache, a fake in tests.
