@@ -74,7 +74,16 @@ func (c Config) withDefaults() Config {
 
 // Changes starts watching the host until ctx ends and returns a debounced
 // "look again" signal for changes to the links watched accepts.
-type Changes func(ctx context.Context, watched monitor.Filter) <-chan struct{}
+type Changes func(ctx context.Context, watched monitor.Filter) Source
+
+// Source is a debounced "look again" signal and, when it can say, which
+// links changed since it was last asked (see monitor.Monitor.Take).
+type Source struct {
+	Signal <-chan struct{}
+	// Take is nil when the source cannot say: every pass then reads the
+	// whole host.
+	Take func() (changed []int, all bool)
+}
 
 // NetlinkChanges is the source of changes New uses for a host in ns
 // (netns.None() for the caller's), for NewWith over a wrapped host.
@@ -86,10 +95,10 @@ func NetlinkChanges(ns netns.NsHandle, cfg Config) Changes {
 // netlinkChanges watches ns (netns.None() for the caller's) with netlink
 // subscriptions, debouncing bursts by quiet and maxWait.
 func netlinkChanges(ns netns.NsHandle, quiet, maxWait time.Duration, met *metrics.Agent) Changes {
-	return func(ctx context.Context, watched monitor.Filter) <-chan struct{} {
+	return func(ctx context.Context, watched monitor.Filter) Source {
 		m := monitor.New(ns, watched).WithMetrics(met)
 		go m.Run(ctx)
-		return monitor.Debounce(ctx, m.Changes(), quiet, maxWait)
+		return Source{Signal: monitor.Debounce(ctx, m.Changes(), quiet, maxWait), Take: m.Take}
 	}
 }
 
@@ -112,6 +121,9 @@ type Loop struct {
 	stopWatch context.CancelFunc
 	verdicts  chan verdict
 	resumed   bool // the state file had input at start; no pass ran yet
+	// readFailed says the last pass could not read the host, so the
+	// links changed before it are not in the last read.
+	readFailed bool
 
 	mu     sync.Mutex
 	input  *desired.Input
@@ -184,7 +196,7 @@ func (l *Loop) watched(name, kind string) bool {
 
 // Run reconciles until ctx ends.
 func (l *Loop) Run(ctx context.Context) {
-	changes := l.changes(ctx, l.watched)
+	src := l.changes(ctx, l.watched)
 	ticker := l.cfg.Clock.NewTicker(l.cfg.Resync)
 	defer ticker.Stop()
 	var retry <-chan time.Time
@@ -221,13 +233,13 @@ func (l *Loop) Run(ctx context.Context) {
 			l.decide(v)
 		case <-l.kick:
 			refresh = true // a new spec may need the netfilter picture too
-		case <-changes:
+		case <-src.Signal:
 		case <-ticker.C():
 			refresh = true
 		case <-retry:
 			refresh = true
 		}
-		ok, ran := l.pass(refresh)
+		ok, ran := l.pass(refresh, src.Take)
 		l.follow(ctx, l.resumed)
 		l.resumed = false
 		switch {
@@ -257,8 +269,11 @@ func (l *Loop) Healthy() error {
 	return nil
 }
 
-// pass runs one reconcile with the latest input, if there is one yet.
-func (l *Loop) pass(refresh bool) (ok, ran bool) {
+// pass runs one reconcile with the latest input, if there is one yet. A
+// pass for netlink events reads only what they named (and harvnet's own
+// links); a resync, a new input, a retry, or events that may have been
+// lost read the whole host.
+func (l *Loop) pass(refresh bool, take func() ([]int, bool)) (ok, ran bool) {
 	l.mu.Lock()
 	in := l.input
 	l.mu.Unlock()
@@ -266,11 +281,27 @@ func (l *Loop) pass(refresh bool) (ok, ran bool) {
 		in = l.rec.Persisted()
 	}
 	if in == nil {
-		return true, false
+		return true, false // what changed is kept for the first pass
+	}
+	var changed []int
+	if take != nil {
+		// Taken before the read, and also on full passes, so that the
+		// next event pass starts from this read. A pass that could not
+		// read the host leaves the next one to read it all.
+		c, all := take()
+		if !all && !l.readFailed {
+			changed = c
+		}
 	}
 	start := l.cfg.Clock.Now()
-	res := l.rec.Reconcile(*in, refresh)
+	var res reconcile.Result
+	if refresh || changed == nil {
+		res = l.rec.Reconcile(*in, refresh)
+	} else {
+		res = l.rec.ReconcileChanged(*in, changed)
+	}
 	l.cfg.Metrics.PassDuration.Observe(l.cfg.Clock.Now().Sub(start).Seconds())
+	l.readFailed = res.Err != nil
 	count(l.cfg.Metrics, res)
 	if l.cfg.OnResult != nil {
 		l.cfg.OnResult(res)

@@ -103,9 +103,9 @@ func newHarness(t *testing.T, cfg hostloop.Config, before ...func(*harness)) *ha
 		h.passes <- pass{refreshed: refreshed, gen: res.Input.Generation, failed: res.Failed(), invalid: res.Invalid != nil}
 	}
 	h.cfg = cfg
-	changes := func(_ context.Context, watched monitor.Filter) <-chan struct{} {
+	changes := func(_ context.Context, watched monitor.Filter) hostloop.Source {
 		h.watched = watched
-		return h.changes
+		return hostloop.Source{Signal: h.changes}
 	}
 	var err error
 	if h.loop, err = hostloop.NewWith(h.host, changes, cfg); err != nil {

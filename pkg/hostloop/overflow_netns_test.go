@@ -48,10 +48,10 @@ func TestFamily4AgentRepairsThroughNetlinkOverflow(t *testing.T) {
 		Metrics:  met,
 		OnResult: func(res reconcile.Result) { last.Store(&res) },
 	}
-	tiny := func(ctx context.Context, watched monitor.Filter) <-chan struct{} {
+	tiny := func(ctx context.Context, watched monitor.Filter) hostloop.Source {
 		m := monitor.New(host.NsHandle(), watched).WithMetrics(met).WithReceiveBuffer(1)
 		go m.Run(ctx)
-		return monitor.Debounce(ctx, m.Changes(), 5*time.Millisecond, 50*time.Millisecond)
+		return hostloop.Source{Signal: monitor.Debounce(ctx, m.Changes(), 5*time.Millisecond, 50*time.Millisecond), Take: m.Take}
 	}
 	loop, err := hostloop.NewWith(host, tiny, cfg)
 	if err != nil {

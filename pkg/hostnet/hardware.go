@@ -78,30 +78,46 @@ func (hw *hardware) fill(links []hoststate.Link) {
 	}
 	seen := map[int]bool{}
 	for i := range links {
-		l := &links[i]
-		if l.Loopback || !slices.Contains(hw.kinds, l.Type) {
-			continue
-		}
-		seen[l.Index] = true
-		e, ok := hw.cache[l.Index]
-		switch {
-		case !ok || e.name != l.Name:
-			var found bool
-			if e, found = hw.read(l); !found {
-				continue // read again next pass
-			}
-		case e.carrier != l.Carrier || e.operState != l.OperState:
-			e.speed, e.duplex = hw.link(l)
-			e.carrier, e.operState = l.Carrier, l.OperState
-		}
-		hw.cache[l.Index] = e
-		l.PCIAddress, l.Driver, l.SpeedMbps, l.Duplex = e.pci, e.driver, e.speed, e.duplex
+		hw.fillOne(&links[i], seen)
 	}
 	for idx := range hw.cache {
 		if !seen[idx] {
 			delete(hw.cache, idx)
 		}
 	}
+}
+
+// fillSome fills the links of a scoped read (see ObserveScoped), which
+// are only some of the node's: entries of the others stay cached.
+func (hw *hardware) fillSome(byIndex map[int]*hoststate.Link) {
+	hw.mu.Lock()
+	defer hw.mu.Unlock()
+	if hw.dir == "" {
+		return
+	}
+	for _, l := range byIndex {
+		hw.fillOne(l, map[int]bool{})
+	}
+}
+
+func (hw *hardware) fillOne(l *hoststate.Link, seen map[int]bool) {
+	if l.Loopback || !slices.Contains(hw.kinds, l.Type) {
+		return
+	}
+	seen[l.Index] = true
+	e, ok := hw.cache[l.Index]
+	switch {
+	case !ok || e.name != l.Name:
+		var found bool
+		if e, found = hw.read(l); !found {
+			return // read again next pass
+		}
+	case e.carrier != l.Carrier || e.operState != l.OperState:
+		e.speed, e.duplex = hw.link(l)
+		e.carrier, e.operState = l.Carrier, l.OperState
+	}
+	hw.cache[l.Index] = e
+	l.PCIAddress, l.Driver, l.SpeedMbps, l.Duplex = e.pci, e.driver, e.speed, e.duplex
 }
 
 // read reads a link's entry, false when sysfs has no such link.

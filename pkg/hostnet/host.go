@@ -10,6 +10,8 @@ import (
 	"github.com/containernetworking/plugins/pkg/ns"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/harvnet/harvnet/pkg/hoststate"
 )
 
 // Host is one network namespace: the node's own, or a test's.
@@ -27,6 +29,13 @@ type Host struct {
 	// netfilter caches the parts read by exec, which have no events and
 	// cost milliseconds, so they are read only on RefreshNetfilter.
 	netfilter netfilterState
+	// last is the last read of the host, full or scoped: the base of the
+	// next scoped read (see ObserveScoped).
+	last *hoststate.State
+
+	strictOnce sync.Once
+	strict     *strictReader
+	strictErr  error
 }
 
 // New opens the namespace at nsPath, or the caller's own when nsPath is "".
@@ -87,6 +96,9 @@ func (h *Host) NsPath() string {
 // Close releases the netlink socket and the namespace.
 func (h *Host) Close() {
 	h.nl.Close()
+	if h.strict != nil {
+		h.strict.close()
+	}
 	if h.netns != nil {
 		h.netns.Close()
 	}

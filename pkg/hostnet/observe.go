@@ -38,6 +38,9 @@ func (h *Host) Observe() (*hoststate.State, error) {
 		time.Sleep(wait)
 		st, err = h.observe()
 	}
+	if err == nil {
+		h.remember(st)
+	}
 	return st, err
 }
 

@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"slices"
 	"sort"
+	"strings"
 )
 
 // State is one observation of the host.
@@ -154,13 +155,23 @@ func (s *State) Ports(master string) []Link {
 	if !ok {
 		return nil
 	}
-	var out []Link
-	for _, l := range s.Links {
-		if l.MasterIndex == m.Index {
-			out = append(out, l)
+	// Sorted by position, then copied once: a bridge with a thousand VM
+	// ports is asked for them several times a pass, and sorting the
+	// links themselves moves kilobytes per swap.
+	var at []int
+	for i := range s.Links {
+		if s.Links[i].MasterIndex == m.Index {
+			at = append(at, i)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	if len(at) == 0 {
+		return nil
+	}
+	slices.SortFunc(at, func(a, b int) int { return strings.Compare(s.Links[a].Name, s.Links[b].Name) })
+	out := make([]Link, len(at))
+	for i, j := range at {
+		out[i] = s.Links[j]
+	}
 	return out
 }
 
@@ -200,4 +211,14 @@ func (l Link) GlobalAddrs() []Addr {
 		}
 	}
 	return out
+}
+
+// Scope is what an event pass reads of the host again; everything else is
+// taken from the last read. Changed are the links (by index) that netlink
+// events named since then, Names the links the pass must see as they are
+// now whatever the events said: harvnet's own (bridge, bond, uplinks) and
+// what the pass itself just changed, whose events may still be on their way.
+type Scope struct {
+	Changed []int
+	Names   []string
 }

@@ -27,6 +27,13 @@ type Monitor struct {
 
 	mu    sync.Mutex
 	links map[int]linkInfo // index -> what the last link event said
+	// dirty are the links events named since the last Take, whether the
+	// filter cares about them or not: an event pass reads those again and
+	// takes every other link from its last read (see Take).
+	dirty map[int]struct{}
+	// lost is set when events may have been missed (before the first
+	// subscription, and on every resubscription): Take then says "all".
+	lost bool
 
 	seen, ignored atomic.Uint64
 	met           *metrics.Agent
@@ -50,7 +57,7 @@ type linkInfo struct{ name, kind string }
 
 // New returns a monitor of ns (netns.None() for the caller's namespace).
 func New(ns netns.NsHandle, filter Filter) *Monitor {
-	return &Monitor{ns: ns, filter: filter, out: make(chan struct{}, 1), links: map[int]linkInfo{}, met: metrics.OrAgent(nil), rcvbuf: DefaultReceiveBuffer}
+	return &Monitor{ns: ns, filter: filter, out: make(chan struct{}, 1), links: map[int]linkInfo{}, dirty: map[int]struct{}{}, lost: true, met: metrics.OrAgent(nil), rcvbuf: DefaultReceiveBuffer}
 }
 
 // WithReceiveBuffer sets the subscriptions' receive buffer size in bytes
@@ -72,6 +79,37 @@ func (m *Monitor) WithMetrics(met *metrics.Agent) *Monitor {
 // signal is also sent after every (re)subscription, since events may have
 // been lost.
 func (m *Monitor) Changes() <-chan struct{} { return m.out }
+
+// Take returns the links (by index) that events named since the last
+// Take, or all when events may have been lost since then and a reader must
+// read every link. A link is named by its own events, its addresses' and
+// its routes' (each hop of a multipath route), also when the filter
+// ignores it: a VM port that came and went since the last read must not
+// linger in it. Take a pass's set before reading the host, so that an
+// event during the read names its link again for the next pass.
+func (m *Monitor) Take() (changed []int, all bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	all, m.lost = m.lost, false
+	if !all {
+		changed = make([]int, 0, len(m.dirty))
+		for idx := range m.dirty {
+			changed = append(changed, idx)
+		}
+	}
+	clear(m.dirty)
+	return changed, all
+}
+
+func (m *Monitor) touch(indexes ...int) {
+	m.mu.Lock()
+	for _, idx := range indexes {
+		if idx > 0 {
+			m.dirty[idx] = struct{}{}
+		}
+	}
+	m.mu.Unlock()
+}
 
 // Run subscribes until ctx ends. When a subscription ends (the kernel drops
 // a socket whose buffer overflowed with ENOBUFS), it subscribes again at
@@ -154,6 +192,7 @@ func (m *Monitor) subscribeOnce(ctx context.Context) bool {
 	// starts the table again.
 	m.mu.Lock()
 	m.links = map[int]linkInfo{}
+	m.lost = true
 	m.mu.Unlock()
 	if err := netlink.LinkSubscribeWithOptions(sub.linkCh, sub.done, netlink.LinkSubscribeOptions{
 		Namespace: nsp, ErrorCallback: onErr, ListExisting: true, ReceiveBufferSize: m.rcvbuf, ReceiveBufferForceSize: force,
@@ -200,7 +239,7 @@ func (m *Monitor) subscribeOnce(ctx context.Context) bool {
 			if !ok {
 				return true
 			}
-			m.onIndex(u.LinkIndex)
+			m.onRoute(u)
 		}
 	}
 }
@@ -208,6 +247,7 @@ func (m *Monitor) subscribeOnce(ctx context.Context) bool {
 func (m *Monitor) onLink(u netlink.LinkUpdate) {
 	a := u.Link.Attrs()
 	info := linkInfo{name: a.Name, kind: u.Link.Type()}
+	m.touch(a.Index)
 	m.mu.Lock()
 	old, known := m.links[a.Index]
 	switch {
@@ -226,7 +266,25 @@ func (m *Monitor) onLink(u netlink.LinkUpdate) {
 	m.count(m.filter(info.name, info.kind) || (known && m.filter(old.name, old.kind)))
 }
 
+// onRoute counts a route event for its device, or for each hop's.
+func (m *Monitor) onRoute(u netlink.RouteUpdate) {
+	if len(u.MultiPath) == 0 {
+		m.onIndex(u.LinkIndex)
+		return
+	}
+	relevant := false
+	for _, nh := range u.MultiPath {
+		m.touch(nh.LinkIndex)
+		m.mu.Lock()
+		info, known := m.links[nh.LinkIndex]
+		m.mu.Unlock()
+		relevant = relevant || !known || m.filter(info.name, info.kind)
+	}
+	m.count(relevant)
+}
+
 func (m *Monitor) onIndex(index int) {
+	m.touch(index)
 	m.mu.Lock()
 	info, known := m.links[index]
 	m.mu.Unlock()

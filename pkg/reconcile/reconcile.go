@@ -31,6 +31,9 @@ type Reconciler struct {
 	kernel   plan.Missing // learnt from failed actions; the kernel does not change under us
 	nfMissed plan.Missing // from the last RefreshNetfilter
 	probes   *Probes      // nil: no probes and no rollback (see rollback.go)
+	// lastNICs is how the uplink references last resolved, for an event
+	// pass to read those NICs again (ownNames).
+	lastNICs []v1alpha1.ResolvedNIC
 }
 
 // New returns a reconciler. stateDir keeps the record of enslaved NICs
@@ -71,6 +74,9 @@ type Result struct {
 	RolledBack *checkpoint.RolledBack
 	// Pending is the change inside its probe window after the pass.
 	Pending *checkpoint.Pending
+	// Scoped says the pass read again only the links events named and
+	// harvnet's own (ReconcileChanged), the rest as last read.
+	Scoped bool
 }
 
 // StepResult is the outcome of one phase after the pass.
@@ -82,15 +88,76 @@ type StepResult struct {
 	Blocked plan.Phase
 }
 
-// Reconcile runs one pass. refreshNetfilter re-reads what has no netlink
-// events (sysctl, iptables, ebtables); netlink-driven passes skip it.
+// ScopedHost is a Host that can read again only what changed since its
+// last read (hostnet.Host is one). A Host that cannot is read whole on
+// every pass.
+type ScopedHost interface {
+	ObserveScoped(hoststate.Scope) (*hoststate.State, error)
+}
+
+// Reconcile runs one pass that reads the whole host. refreshNetfilter
+// re-reads what has no netlink events (sysctl, iptables, ebtables);
+// netlink-driven passes skip it.
 func (r *Reconciler) Reconcile(in desired.Input, refreshNetfilter bool) Result {
-	res := r.reconcile(in, refreshNetfilter)
+	res := r.reconcile(in, refreshNetfilter, nil)
 	res.Pending = r.Pending()
 	return res
 }
 
-func (r *Reconciler) reconcile(in desired.Input, refreshNetfilter bool) Result {
+// ReconcileChanged runs an event pass: changed are the links (by index)
+// that netlink events named since the host was last read. Only they and
+// harvnet's own links are read again, so a pass costs the same on a node
+// with a thousand VM ports as on an empty one; netfilter is not re-read.
+// The caller reads everything (Reconcile) when it may have missed an
+// event, and on its periodic resync.
+func (r *Reconciler) ReconcileChanged(in desired.Input, changed []int) Result {
+	if changed == nil {
+		changed = []int{}
+	}
+	res := r.reconcile(in, false, changed)
+	res.Pending = r.Pending()
+	_, res.Scoped = r.host.(ScopedHost)
+	return res
+}
+
+// observe reads the host: whole when changed is nil or the host cannot
+// read only some links, else the changed links, harvnet's own and those
+// the pass's actions named.
+func (r *Reconciler) observe(in desired.Input, changed []int, res *Result) (*hoststate.State, error) {
+	sh, ok := r.host.(ScopedHost)
+	if !ok || changed == nil {
+		return r.host.Observe()
+	}
+	return sh.ObserveScoped(hoststate.Scope{Changed: changed, Names: r.ownNames(in, res)})
+}
+
+// ownNames are the links an event pass reads whatever the events said:
+// the bridge, the bond, the uplinks however the spec names them and as
+// they last resolved, the NICs the state file records, and every link the
+// pass has changed so far (their events may not have arrived yet).
+func (r *Reconciler) ownNames(in desired.Input, res *Result) []string {
+	names := []string{r.opts.BridgeName, r.opts.Bond(), in.Spec.Network.NIC}
+	if u := in.Spec.Network.Uplink; u != nil {
+		for _, n := range u.NICs {
+			names = append(names, n.Name)
+		}
+	}
+	for _, n := range r.lastNICs {
+		names = append(names, n.Name)
+	}
+	names = append(names, r.uplinks.names()...)
+	for _, a := range res.Applied {
+		names = append(names, a.Link, a.Master, a.Owner)
+	}
+	slices.Sort(names)
+	names = slices.Compact(names)
+	if len(names) > 0 && names[0] == "" {
+		names = names[1:]
+	}
+	return names
+}
+
+func (r *Reconciler) reconcile(in desired.Input, refreshNetfilter bool, changed []int) Result {
 	if refreshNetfilter {
 		r.nfMissed = r.host.RefreshNetfilter()
 	}
@@ -102,13 +169,16 @@ func (r *Reconciler) reconcile(in desired.Input, refreshNetfilter bool) Result {
 	res.Input = in
 	failed := map[plan.Phase]error{}
 	for round := 0; round < maxRounds; round++ {
-		host, err := r.host.Observe()
+		host, err := r.observe(in, changed, &res)
 		if err != nil {
 			res.Err = fmt.Errorf("reading the host network: %w", err)
 			return res
 		}
 		res.Host = host
 		p, invalid := r.plan(in, host, &res)
+		if res.UplinkNICs != nil {
+			r.lastNICs = res.UplinkNICs
+		}
 		if invalid != nil {
 			res.Invalid = invalid
 			// Only a vanished uplink's leftovers are taken off (vanishedUplink).

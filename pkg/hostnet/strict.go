@@ -1,0 +1,195 @@
+package hostnet
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netlink/nl"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+
+	"github.com/harvnet/harvnet/pkg/hoststate"
+)
+
+// strictReader asks the kernel for one link's addresses and routes. Its
+// sockets have NETLINK_GET_STRICT_CHK set, without which the kernel
+// ignores the link in a dump request and sends every address and route of
+// the node (the netlink library then filters them in Go). The full read
+// keeps its own socket: strict checking also makes the kernel refuse
+// requests it used to accept, and the full read must work on any kernel.
+type strictReader struct {
+	nl *netlink.Handle // links and routes
+
+	mu   sync.Mutex // one request at a time on raw
+	raw  map[int]*nl.SocketHandle
+	sock *nl.NetlinkSocket
+}
+
+// strictReader opens the reader on first use; an error means the kernel
+// cannot filter dumps and every read is a full one.
+func (h *Host) strictReader() (*strictReader, error) {
+	h.strictOnce.Do(func() { h.strict, h.strictErr = openStrict(h.NsHandle()) })
+	return h.strict, h.strictErr
+}
+
+func openStrict(ns netns.NsHandle) (*strictReader, error) {
+	var (
+		hd  *netlink.Handle
+		err error
+	)
+	if ns.IsOpen() {
+		hd, err = netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
+	} else {
+		hd, err = netlink.NewHandle(unix.NETLINK_ROUTE)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := hd.SetStrictCheck(true); err != nil {
+		hd.Close()
+		return nil, fmt.Errorf("netlink strict checking: %w", err)
+	}
+	cur := netns.None()
+	if ns.IsOpen() {
+		if cur, err = netns.Get(); err != nil {
+			hd.Close()
+			return nil, err
+		}
+		defer cur.Close()
+	}
+	var sock *nl.NetlinkSocket
+	if ns.IsOpen() {
+		sock, err = nl.GetNetlinkSocketAt(ns, cur, unix.NETLINK_ROUTE)
+	} else {
+		sock, err = nl.GetNetlinkSocketAt(netns.None(), netns.None(), unix.NETLINK_ROUTE)
+	}
+	if err != nil {
+		hd.Close()
+		return nil, err
+	}
+	if err := unix.SetsockoptInt(sock.GetFd(), unix.SOL_NETLINK, unix.NETLINK_GET_STRICT_CHK, 1); err != nil {
+		sock.Close()
+		hd.Close()
+		return nil, fmt.Errorf("netlink strict checking: %w", err)
+	}
+	return &strictReader{nl: hd, sock: sock, raw: map[int]*nl.SocketHandle{unix.NETLINK_ROUTE: {Socket: sock}}}, nil
+}
+
+func (s *strictReader) close() {
+	s.nl.Close()
+	s.sock.Close()
+}
+
+// routes returns the routes through link idx in the given tables, as
+// Observe reads them: a multipath route gives its hops through idx only
+// (its other hops are read with their own links). One table at a time:
+// the kernel then walks only that table, not the local table, which holds
+// a route for every address of every link (two per VM port's IPv6
+// link-local address).
+func (s *strictReader) routes(idx int, tables []int) ([]hoststate.Route, error) {
+	var out []hoststate.Route
+	for _, table := range tables {
+		var rs []netlink.Route
+		var err error
+		for try := 0; try < 4; try++ {
+			// LinkIndex goes to the kernel as RTA_OIF; the mask leaves it
+			// out of the library's own filter, which would drop multipath
+			// routes (their LinkIndex is in the hops).
+			rs, err = s.nl.RouteListFiltered(netlink.FAMILY_ALL, &netlink.Route{LinkIndex: idx, Table: table}, netlink.RT_FILTER_TABLE)
+			if !errors.Is(err, netlink.ErrDumpInterrupted) {
+				break
+			}
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rs {
+			for _, hop := range toRoutes(r) {
+				if hop.LinkIndex == idx {
+					out = append(out, hop)
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// addrs returns link idx's addresses, as Observe reads them.
+func (s *strictReader) addrs(idx int) (hoststate.Addrs, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out hoststate.Addrs
+	for _, fam := range []int{unix.AF_INET, unix.AF_INET6} {
+		var msgs [][]byte
+		var err error
+		for try := 0; try < 4; try++ {
+			req := nl.NewNetlinkRequest(unix.RTM_GETADDR, unix.NLM_F_DUMP)
+			req.Sockets = s.raw
+			m := nl.NewIfAddrmsg(fam)
+			m.Index = uint32(idx)
+			req.AddData(m)
+			if msgs, err = req.Execute(unix.NETLINK_ROUTE, unix.RTM_NEWADDR); !errors.Is(err, netlink.ErrDumpInterrupted) {
+				break
+			}
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range msgs {
+			a, ok, err := parseAddr(m)
+			if err != nil {
+				return nil, err
+			}
+			if ok && a.linkIndex == idx {
+				out = append(out, a.addr)
+			}
+		}
+	}
+	return out, nil
+}
+
+type parsedAddr struct {
+	linkIndex int
+	addr      hoststate.Addr
+}
+
+// parseAddr reads an RTM_NEWADDR message as the netlink library's
+// AddrList does (IFA_LOCAL over IFA_ADDRESS, lifetimes from
+// IFA_CACHEINFO) and converts it as Observe's toAddr does.
+func parseAddr(m []byte) (parsedAddr, bool, error) {
+	msg := nl.DeserializeIfAddrmsg(m)
+	attrs, err := nl.ParseRouteAttr(m[msg.Len():])
+	if err != nil {
+		return parsedAddr{}, false, err
+	}
+	var local, dst net.IP
+	valid, preferred := uint32(infiniteLft), uint32(infiniteLft)
+	for _, a := range attrs {
+		switch a.Attr.Type {
+		case unix.IFA_ADDRESS:
+			dst = net.IP(a.Value)
+		case unix.IFA_LOCAL:
+			local = net.IP(a.Value)
+		case unix.IFA_CACHEINFO:
+			ci := nl.DeserializeIfaCacheInfo(a.Value)
+			valid, preferred = ci.Valid, ci.Prefered
+		}
+	}
+	ip := local
+	if ip == nil {
+		ip = dst
+	}
+	p, ok := netip.AddrFromSlice(ip)
+	if !ok {
+		return parsedAddr{}, false, nil
+	}
+	out := hoststate.Addr{Prefix: netip.PrefixFrom(p.Unmap(), int(msg.Prefixlen)), Scope: int(msg.Scope)}
+	if valid != infiniteLft || preferred != infiniteLft {
+		out.ValidLft, out.PreferredLft = int(valid), int(preferred)
+	}
+	return parsedAddr{linkIndex: int(msg.Index), addr: out}, true, nil
+}
