@@ -35,6 +35,7 @@ func run(args []string) error {
 	uplinkTypes := fs.String("uplink-types", strings.Join(desired.DefaultUplinkTypes, ","), "link types offered as NICs (device is a physical NIC)")
 	stateDir := fs.String("state-dir", "/var/lib/harvnet", "where the agent keeps what it moved off the uplink")
 	metricsAddr := fs.String("metrics-addr", "127.0.0.1:9101", "address for /metrics; empty or 0 turns it off (VMs on the bridge can reach every host address)")
+	profiling := fs.Bool("profiling", false, "serve Go profiles under /debug/pprof/ on --metrics-addr")
 	healthAddr := fs.String("health-addr", "127.0.0.1:9102", "address for /healthz and /readyz (the kubelet probes 127.0.0.1 on the host network); empty or 0 turns it off")
 	sysctlDir := fs.String("sysctl-dir", hostnet.DefaultSysctlDir, "directory whose net/ is the host's /proc/sys/net (a pod mounts it outside /proc, which runtimes keep read-only)")
 	resync := fs.Duration("resync", 5*time.Second, "how often sysctl, iptables and ebtables are re-checked (they have no events)")
@@ -92,7 +93,7 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := cmdutil.Endpoints(ctx, *healthAddr, *metricsAddr, cmdutil.Probes{Healthy: a.Healthy, Ready: a.Ready, Metrics: reg}); err != nil {
+	if err := cmdutil.Endpoints(ctx, *healthAddr, *metricsAddr, cmdutil.Probes{Healthy: a.Healthy, Ready: a.Ready, Metrics: reg, Profiling: *profiling}); err != nil {
 		return err
 	}
 	slog.Info("harvnet-agent starting", "node", *nodeName, "bridge", opts.BridgeName, "bond", opts.Bond(), "uplinkTypes", opts.UplinkTypes)

@@ -35,6 +35,7 @@ func run(args []string) error {
 	namespace := fs.String("namespace", "harvester-system", "namespace of the leader-election Lease")
 	healthAddr := fs.String("health-addr", ":9103", "address for /healthz; empty or 0 turns it off")
 	metricsAddr := fs.String("metrics-addr", ":9104", "address for /metrics; empty or 0 turns it off")
+	profiling := fs.Bool("profiling", false, "serve Go profiles under /debug/pprof/ on --metrics-addr")
 	restore := fs.Bool("restore-hosts", false, "switch every ClusterNetwork off, wait until every node's agent restored its host, and exit (the chart's pre-delete hook)")
 	restoreTimeout := fs.Duration("restore-timeout", 2*time.Minute, "how long --restore-hosts waits")
 	nodeGoneGrace := fs.Duration("node-gone-grace", controller.DefaultNodeGoneGrace, "how long a harvnet Node object (and so the node's network and its spec) outlives its core Node; a core Node registered again meanwhile (kubectl delete node, then the kubelet) takes it back as it is")
@@ -86,7 +87,7 @@ func run(args []string) error {
 	}
 	reg := metrics.NewRegistry()
 	met := metrics.NewController(reg)
-	if err := cmdutil.Endpoints(ctx, *healthAddr, *metricsAddr, cmdutil.Probes{Healthy: health, Ready: health, Metrics: reg}); err != nil {
+	if err := cmdutil.Endpoints(ctx, *healthAddr, *metricsAddr, cmdutil.Probes{Healthy: health, Ready: health, Metrics: reg, Profiling: *profiling}); err != nil {
 		return err
 	}
 	slog.Info("harvnet-controller starting; waiting for leadership", "namespace", *namespace)

@@ -6,9 +6,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -126,61 +129,13 @@ func (b *bench) churnStorm(ctx context.Context) (*Figure, error) {
 	}
 	sctx, stop := context.WithTimeout(ctx, stormFor)
 	defer stop()
-	var wg sync.WaitGroup
 	var rounds, flaps atomic.Int64
-	errs := make(chan error, 2)
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		for sctx.Err() == nil {
-			// The batches run to the end even when the storm's time is
-			// up, so no port is left half made.
-			if err := b.ipBatch(context.Background(), addVMPortLines(vmPorts)); err != nil {
-				errs <- err
-				return
-			}
-			if err := b.ipBatch(context.Background(), delVMPortLines(vmPorts)); err != nil {
-				errs <- err
-				return
-			}
-			rounds.Add(1)
-		}
-	}()
-	go func() {
-		defer wg.Done()
-		t := time.NewTicker(time.Second / (2 * flapsPerS))
-		defer t.Stop()
-		down := false
-		for {
-			select {
-			case <-sctx.Done():
-				if err := sw.LinkSetUp(peer); err != nil {
-					errs <- err
-				}
-				return
-			case <-t.C:
-			}
-			down = !down
-			var err error
-			if down {
-				err = sw.LinkSetDown(peer)
-			} else {
-				err = sw.LinkSetUp(peer)
-				flaps.Add(1)
-			}
-			if err != nil {
-				errs <- err
-				return
-			}
-		}
-	}()
+	wait := b.storm(sctx, sw, peer, &rounds, &flaps)
 	<-sctx.Done()
 	pct, cerr := cpu.percent()
 	elapsed := time.Since(cpu.start)
 	after, werr := scrapeWrites(ctx, b.kube)
-	wg.Wait()
-	close(errs)
-	for err := range errs {
+	if err := wait(); err != nil {
 		return f, err
 	}
 	if cerr != nil {
@@ -229,6 +184,9 @@ func (b *bench) churnStorm(ctx context.Context) (*Figure, error) {
 		eq.Margin = "still differs after a minute: " + why
 	}
 	f.Rows = append(f.Rows, eq)
+	if cpuRow.Met != nil && !*cpuRow.Met {
+		f.Notes = append(f.Notes, b.stormProfile(ctx, sw, peer))
+	}
 	return f, nil
 }
 
@@ -323,4 +281,150 @@ func (w apiWrites) String() string {
 		fmt.Fprintf(&b, "`%s` %.0f", k, w[k])
 	}
 	return b.String()
+}
+
+// storm churns VM ports and flaps the uplink's peer until ctx ends; the
+// returned wait waits for both to stop and says the first error.
+func (b *bench) storm(ctx context.Context, sw *netlink.Handle, peer netlink.Link, rounds, flaps *atomic.Int64) (wait func() error) {
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		for ctx.Err() == nil {
+			// The batches run to the end even when the storm's time is
+			// up, so no port is left half made.
+			if err := b.ipBatch(context.Background(), addVMPortLines(vmPorts)); err != nil {
+				errs <- err
+				return
+			}
+			if err := b.ipBatch(context.Background(), delVMPortLines(vmPorts)); err != nil {
+				errs <- err
+				return
+			}
+			rounds.Add(1)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(time.Second / (2 * flapsPerS))
+		defer t.Stop()
+		down := false
+		for {
+			select {
+			case <-ctx.Done():
+				if err := sw.LinkSetUp(peer); err != nil {
+					errs <- err
+				}
+				return
+			case <-t.C:
+			}
+			down = !down
+			var err error
+			if down {
+				err = sw.LinkSetDown(peer)
+			} else {
+				err = sw.LinkSetUp(peer)
+				flaps.Add(1)
+			}
+			if err != nil {
+				errs <- err
+				return
+			}
+		}
+	}()
+	return func() error {
+		wg.Wait()
+		close(errs)
+		return <-errs
+	}
+}
+
+// stormProfile runs the storm again for a shorter while with the agent's
+// --profiling on (never in the measured storm: the profiler costs CPU
+// too), and says where the agent's CPU goes.
+func (b *bench) stormProfile(ctx context.Context, sw *netlink.Handle, peer netlink.Link) string {
+	const profileFor = 30 * time.Second
+	fail := func(err error) string { return "No profile of the storm: " + err.Error() }
+	if err := b.restartAgent("--metrics-addr", "127.0.0.1:9101", "--profiling"); err != nil {
+		return fail(err)
+	}
+	defer func() { _ = b.restartAgent() }()
+	if err := b.waitUplink(ctx, "eth1"); err != nil {
+		return fail(err)
+	}
+	dir, err := os.MkdirTemp("", "harvnet-bench-storm-")
+	if err != nil {
+		return fail(err)
+	}
+	defer os.RemoveAll(dir)
+	prof := filepath.Join(dir, "cpu.out")
+	sctx, stop := context.WithTimeout(ctx, profileFor+2*time.Second)
+	defer stop()
+	var rounds, flaps atomic.Int64
+	wait := b.storm(sctx, sw, peer, &rounds, &flaps)
+	// The agent listens on its namespace's loopback.
+	out, cerr := exec.CommandContext(ctx, "ip", "netns", "exec", b.node.NS.Name, "curl", "-sSf", "-o", prof,
+		fmt.Sprintf("http://127.0.0.1:9101/debug/pprof/profile?seconds=%d", int(profileFor.Seconds()))).CombinedOutput()
+	stop()
+	if err := wait(); err != nil {
+		return fail(err)
+	}
+	if cerr != nil {
+		return fail(fmt.Errorf("curl: %v: %s", cerr, out))
+	}
+	top, err := exec.Command("go", "tool", "pprof", "-top", "-cum", filepath.Join(b.root, "bin", "harvnet-agent"), prof).Output()
+	if err != nil {
+		return fail(err)
+	}
+	return "Where the agent's CPU goes in the storm (a second, " + profileFor.String() + " storm with `--profiling`, CPU profile; each function's cumulative share of all samples, so they overlap): " + profileShares(string(top)) + "."
+}
+
+// profileShares picks the functions that say why from `pprof -top -cum`.
+func profileShares(top string) string {
+	var total float64
+	var parts []string
+	for _, l := range strings.Split(top, "\n") {
+		if strings.Contains(l, "samples =") {
+			// "Duration: 30s, Total samples = 4.1s (13.6%)"
+			if i := strings.Index(l, "Total samples = "); i >= 0 {
+				total = seconds(strings.Fields(l[i+len("Total samples = "):])[0])
+			}
+			continue
+		}
+		fs := strings.Fields(l)
+		if len(fs) < 6 || total == 0 {
+			continue
+		}
+		name := fs[5]
+		for _, want := range []struct{ fn, what string }{
+			{"github.com/harvnet/harvnet/pkg/hostloop.(*Loop).pass", "reconcile passes"},
+			{"github.com/harvnet/harvnet/pkg/hostnet.(*Host).Observe", "full reads (resync)"},
+			{"github.com/harvnet/harvnet/pkg/hostnet.(*Host).ObserveScoped", "event-pass reads"},
+			{"github.com/harvnet/harvnet/pkg/hostnet.(*Host).RefreshNetfilter", "netfilter re-reads"},
+			{"github.com/harvnet/harvnet/pkg/monitor.(*Monitor).subscribeOnce", "handling netlink events"},
+			{"github.com/vishvananda/netlink.LinkDeserialize", "parsing link messages"},
+			{"github.com/harvnet/harvnet/pkg/status.Build", "building status"},
+			{"github.com/harvnet/harvnet/pkg/agent.(*writer).run", "writing status"},
+			{"runtime.gcBgMarkWorker", "garbage collection"},
+		} {
+			if name == want.fn {
+				parts = append(parts, fmt.Sprintf("%s %.0f%%", want.what, 100*seconds(fs[3])/total))
+			}
+		}
+	}
+	if len(parts) == 0 {
+		return "(no known function in the profile)"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// seconds reads pprof's "1.23s" or "450ms".
+func seconds(v string) float64 {
+	if strings.HasSuffix(v, "ms") {
+		f, _ := strconv.ParseFloat(strings.TrimSuffix(v, "ms"), 64)
+		return f / 1000
+	}
+	f, _ := strconv.ParseFloat(strings.TrimSuffix(v, "s"), 64)
+	return f
 }

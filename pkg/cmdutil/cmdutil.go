@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"syscall"
@@ -71,6 +72,10 @@ type Probes struct {
 	Healthy, Ready func() error
 	// Metrics is the registry /metrics serves; nil serves the default one.
 	Metrics prometheus.Gatherer
+	// Profiling serves Go's profiles under /debug/pprof/ beside /metrics,
+	// as Kubernetes components do with --profiling: off by default, since
+	// a profile costs CPU while it runs and says much about the process.
+	Profiling bool
 }
 
 // Endpoints starts /healthz and /readyz on healthAddr and /metrics on
@@ -91,6 +96,13 @@ func Endpoints(ctx context.Context, healthAddr, metricsAddr string, p Probes) er
 			h = promhttp.HandlerFor(p.Metrics, promhttp.HandlerOpts{})
 		}
 		mux.Handle("/metrics", h)
+		if p.Profiling {
+			mux.HandleFunc("/debug/pprof/", pprof.Index)
+			mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+			mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+			mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+			mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		}
 		if err := Serve(ctx, metricsAddr, mux); err != nil {
 			return err
 		}

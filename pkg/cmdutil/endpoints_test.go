@@ -69,3 +69,23 @@ func TestEndpoints(t *testing.T) {
 		t.Errorf("/readyz %d %q, want 503 saying why", code, body)
 	}
 }
+
+// Go's profiles are served beside /metrics only with Profiling (the
+// --profiling flag), never on the health address.
+func TestProfilingOnlyWhenAsked(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		ctx, cancel := context.WithCancel(context.Background())
+		health, metrics := freeAddr(t), freeAddr(t)
+		if err := Endpoints(ctx, health, metrics, Probes{Healthy: func() error { return nil }, Ready: func() error { return nil }, Metrics: prometheus.NewRegistry(), Profiling: on}); err != nil {
+			t.Fatal(err)
+		}
+		code, body := get(t, "http://"+metrics+"/debug/pprof/")
+		if served := code == http.StatusOK && strings.Contains(body, "goroutine"); served != on {
+			t.Errorf("Profiling %v: /debug/pprof/ answered %d (served %v)", on, code, served)
+		}
+		if code, _ := get(t, "http://"+health+"/debug/pprof/"); code == http.StatusOK {
+			t.Errorf("Profiling %v: the health address serves /debug/pprof/", on)
+		}
+		cancel()
+	}
+}
