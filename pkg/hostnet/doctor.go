@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/vishvananda/netlink"
@@ -28,7 +29,7 @@ func (h *Host) readDoctor() *hoststate.Doctor {
 			d.Rules = append(d.Rules, hoststate.Rule{Family: r.Family, Priority: r.Priority, Table: r.Table})
 		}
 	}
-	if links, err := h.nl.LinkList(); err != nil {
+	if links, err := h.vxlans(); err != nil {
 		d.Unreadable["links"] = err.Error()
 	} else {
 		for _, l := range links {
@@ -84,13 +85,34 @@ func (h *Host) readDoctorSysctls(d *hoststate.Doctor) {
 	}
 	read(hoststate.SysctlIPForward, "net/ipv4/ip_forward")
 	read(hoststate.SysctlIPv6Forward, "net/ipv6/conf/all/forwarding")
-	ents, err := os.ReadDir(filepath.Join(h.sysctlDir, "net/ipv4/conf"))
-	if err != nil {
-		d.Unreadable["sysctl"] = err.Error()
-		return
+	// rp_filter matters only on links that are up with a global IPv4
+	// address (pkg/doctor), a handful, while a node with a thousand VM
+	// ports has a thousand directories here: read those the last read of
+	// the host found (a link that got its address since is read on the
+	// next resync), and all of them before the first read.
+	h.mu.Lock()
+	last := h.last
+	h.mu.Unlock()
+	names := []string{"all", "default"}
+	if last == nil {
+		ents, err := os.ReadDir(filepath.Join(h.sysctlDir, "net/ipv4/conf"))
+		if err != nil {
+			d.Unreadable["sysctl"] = err.Error()
+			return
+		}
+		names = names[:0]
+		for _, e := range ents {
+			names = append(names, e.Name())
+		}
+	} else {
+		for _, l := range last.Links {
+			if l.AdminUp && !l.Loopback && slices.ContainsFunc(l.GlobalAddrs(), func(a hoststate.Addr) bool { return a.Prefix.Addr().Is4() }) {
+				names = append(names, l.Name)
+			}
+		}
 	}
-	for _, e := range ents {
-		read(hoststate.RPFilterKey(e.Name()), filepath.Join("net/ipv4/conf", e.Name(), "rp_filter"))
+	for _, n := range names {
+		read(hoststate.RPFilterKey(n), filepath.Join("net/ipv4/conf", n, "rp_filter"))
 	}
 }
 

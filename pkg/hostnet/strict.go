@@ -193,3 +193,40 @@ func parseAddr(m []byte) (parsedAddr, bool, error) {
 	}
 	return parsedAddr{linkIndex: int(msg.Index), addr: out}, true, nil
 }
+
+// vxlans lists the VXLAN links, for the doctor. With strict checking the
+// kernel sends only links of that kind (IFLA_INFO_KIND in the request),
+// not every VM port; a kernel that ignores the filter sends all links,
+// and the caller keeps the VXLANs. Without a strict reader: every link.
+func (h *Host) vxlans() ([]netlink.Link, error) {
+	sr, err := h.strictReader()
+	if err != nil {
+		return h.nl.LinkList()
+	}
+	sr.mu.Lock()
+	defer sr.mu.Unlock()
+	var msgs [][]byte
+	for try := 0; try < 4; try++ {
+		req := nl.NewNetlinkRequest(unix.RTM_GETLINK, unix.NLM_F_DUMP)
+		req.Sockets = sr.raw
+		req.AddData(nl.NewIfInfomsg(unix.AF_UNSPEC))
+		info := nl.NewRtAttr(unix.IFLA_LINKINFO, nil)
+		info.AddRtAttr(nl.IFLA_INFO_KIND, nl.NonZeroTerminated("vxlan"))
+		req.AddData(info)
+		if msgs, err = req.Execute(unix.NETLINK_ROUTE, unix.RTM_NEWLINK); !errors.Is(err, netlink.ErrDumpInterrupted) {
+			break
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []netlink.Link
+	for _, m := range msgs {
+		l, err := netlink.LinkDeserialize(nil, m)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, l)
+	}
+	return out, nil
+}
