@@ -130,16 +130,26 @@ func (h *Host) observeScoped(sr *strictReader, last *hoststate.State, s hoststat
 		}
 	}
 	var again []hoststate.Link
-	var ports []int
+	var ports, alive []int
+	for idx, f := range read {
+		if !f.gone {
+			alive = append(alive, idx)
+		}
+	}
+	addrs, err := sr.addrsOf(alive)
+	if err != nil {
+		return nil, fmt.Errorf("listing addresses: %w", err)
+	}
 	for idx, f := range read {
 		if f.gone {
 			continue
 		}
-		addrs, err := sr.addrs(idx)
-		if err != nil {
-			return nil, fmt.Errorf("listing addresses of %s: %w", f.link.Name, err)
+		a, ok := addrs[idx]
+		if !ok {
+			f.gone = true // deleted after it was read
+			continue
 		}
-		f.link.Addrs = addrs
+		f.link.Addrs = a
 		again = append(again, f.link)
 		if f.link.MasterIndex != 0 {
 			ports = append(ports, idx)
@@ -205,18 +215,18 @@ func (h *Host) observeScoped(sr *strictReader, last *hoststate.State, s hoststat
 			tables = append(tables, r.Table)
 		}
 	}
+	var want []int
 	for idx := range routesOf {
-		if f := read[idx]; f != nil && f.gone {
-			continue
+		if f := read[idx]; f == nil || !f.gone {
+			want = append(want, idx)
 		}
-		routes, err := sr.routes(idx, tables)
-		if errors.Is(err, unix.ENODEV) {
-			continue // gone: so are its routes, and its link event is due
-		}
-		if err != nil {
-			return nil, fmt.Errorf("listing routes of link %d: %w", idx, err)
-		}
-		st.Routes = append(st.Routes, routes...)
+	}
+	routes, err := sr.routesOf(want, tables)
+	if err != nil {
+		return nil, fmt.Errorf("listing routes: %w", err)
+	}
+	for _, rs := range routes {
+		st.Routes = append(st.Routes, rs...)
 	}
 
 	st.PortVLANs = map[string][]hoststate.VLAN{}

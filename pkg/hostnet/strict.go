@@ -84,6 +84,63 @@ func (s *strictReader) close() {
 	s.sock.Close()
 }
 
+// perLink is how many links are asked about one at a time. Past it, one
+// dump (of a table, or of a family's addresses) filtered here costs less:
+// for each link asked alone the kernel walks the whole routing table.
+const perLink = 4
+
+// routesOf returns the routes of each link in idxs (see routes); a link
+// that is gone has none.
+func (s *strictReader) routesOf(idxs, tables []int) (map[int][]hoststate.Route, error) {
+	out := map[int][]hoststate.Route{}
+	if len(idxs) <= perLink {
+		for _, idx := range idxs {
+			rs, err := s.routes(idx, tables)
+			if errors.Is(err, unix.ENODEV) {
+				continue // gone: so are its routes, and its link event is due
+			}
+			if err != nil {
+				return nil, fmt.Errorf("link %d: %w", idx, err)
+			}
+			out[idx] = rs
+		}
+		return out, nil
+	}
+	want := map[int]bool{}
+	for _, idx := range idxs {
+		want[idx] = true
+	}
+	for _, table := range tables {
+		rs, err := s.dumpRoutes(&netlink.Route{Table: table})
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rs {
+			for _, hop := range toRoutes(r) {
+				if want[hop.LinkIndex] {
+					out[hop.LinkIndex] = append(out[hop.LinkIndex], hop)
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+func (s *strictReader) dumpRoutes(filter *netlink.Route) ([]netlink.Route, error) {
+	var rs []netlink.Route
+	var err error
+	for try := 0; try < 4; try++ {
+		// LinkIndex goes to the kernel as RTA_OIF; the mask leaves it
+		// out of the library's own filter, which would drop multipath
+		// routes (their LinkIndex is in the hops).
+		rs, err = s.nl.RouteListFiltered(netlink.FAMILY_ALL, filter, netlink.RT_FILTER_TABLE)
+		if !errors.Is(err, netlink.ErrDumpInterrupted) {
+			break
+		}
+	}
+	return rs, err
+}
+
 // routes returns the routes through link idx in the given tables, as
 // Observe reads them: a multipath route gives its hops through idx only
 // (its other hops are read with their own links). One table at a time:
@@ -93,17 +150,7 @@ func (s *strictReader) close() {
 func (s *strictReader) routes(idx int, tables []int) ([]hoststate.Route, error) {
 	var out []hoststate.Route
 	for _, table := range tables {
-		var rs []netlink.Route
-		var err error
-		for try := 0; try < 4; try++ {
-			// LinkIndex goes to the kernel as RTA_OIF; the mask leaves it
-			// out of the library's own filter, which would drop multipath
-			// routes (their LinkIndex is in the hops).
-			rs, err = s.nl.RouteListFiltered(netlink.FAMILY_ALL, &netlink.Route{LinkIndex: idx, Table: table}, netlink.RT_FILTER_TABLE)
-			if !errors.Is(err, netlink.ErrDumpInterrupted) {
-				break
-			}
-		}
+		rs, err := s.dumpRoutes(&netlink.Route{LinkIndex: idx, Table: table})
 		if err != nil {
 			return nil, err
 		}
@@ -118,11 +165,58 @@ func (s *strictReader) routes(idx int, tables []int) ([]hoststate.Route, error) 
 	return out, nil
 }
 
-// addrs returns link idx's addresses, as Observe reads them.
+// addrsOf returns the addresses of each link in idxs, as Observe reads
+// them; a link that is gone is missing from the map.
+func (s *strictReader) addrsOf(idxs []int) (map[int]hoststate.Addrs, error) {
+	out := map[int]hoststate.Addrs{}
+	if len(idxs) <= perLink {
+		for _, idx := range idxs {
+			a, err := s.addrs(idx)
+			if errors.Is(err, unix.ENODEV) {
+				continue
+			}
+			if err != nil {
+				return nil, fmt.Errorf("link %d: %w", idx, err)
+			}
+			out[idx] = a
+		}
+		return out, nil
+	}
+	for _, idx := range idxs {
+		out[idx] = nil // a link without addresses is still there
+	}
+	all, err := s.dumpAddrs(0)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range all {
+		if _, wanted := out[a.linkIndex]; wanted {
+			out[a.linkIndex] = append(out[a.linkIndex], a.addr)
+		}
+	}
+	return out, nil
+}
+
+// addrs returns link idx's addresses.
 func (s *strictReader) addrs(idx int) (hoststate.Addrs, error) {
+	all, err := s.dumpAddrs(idx)
+	if err != nil {
+		return nil, err
+	}
+	var out hoststate.Addrs
+	for _, a := range all {
+		if a.linkIndex == idx {
+			out = append(out, a.addr)
+		}
+	}
+	return out, nil
+}
+
+// dumpAddrs dumps the addresses of link idx, or of every link for 0.
+func (s *strictReader) dumpAddrs(idx int) ([]parsedAddr, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out hoststate.Addrs
+	var out []parsedAddr
 	for _, fam := range []int{unix.AF_INET, unix.AF_INET6} {
 		var msgs [][]byte
 		var err error
@@ -144,8 +238,8 @@ func (s *strictReader) addrs(idx int) (hoststate.Addrs, error) {
 			if err != nil {
 				return nil, err
 			}
-			if ok && a.linkIndex == idx {
-				out = append(out, a.addr)
+			if ok {
+				out = append(out, a)
 			}
 		}
 	}
