@@ -1,8 +1,10 @@
 package agent
 
 import (
+	"maps"
 	"slices"
 	"sort"
+	"sync"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -46,7 +48,7 @@ func slimNAD(bridge string) func(obj any) (any, error) {
 			return obj, nil
 		}
 		slim := &cniv1.NetworkAttachmentDefinition{
-			TypeMeta: d.TypeMeta,
+			TypeMeta:   d.TypeMeta,
 			ObjectMeta: metav1.ObjectMeta{Namespace: d.Namespace, Name: d.Name, UID: d.UID, ResourceVersion: d.ResourceVersion},
 		}
 		if countsFor(d.Spec.Config, bridge) {
@@ -85,6 +87,33 @@ type nadVLANs struct {
 	bridge string
 	// network returns the ClusterNetwork "vlan", nil when absent.
 	network func() *v1alpha1.ClusterNetwork
+
+	// memo holds what each config in use asks of the bridge, so that a
+	// recompute parses only the configs that are new since the last one
+	// (one NAD changed: one parse, not one per NAD in the cluster).
+	mu   sync.Mutex
+	memo map[string]*parsedNAD
+	pass uint64 // the compute running; entries not used by it are dropped
+}
+
+// parsedNAD is what one CNI config asks of the bridge.
+type parsedNAD struct {
+	vids []int
+	bad  bool // the VLANs cannot be read: the NAD is skipped whole
+	mtu  int  // 0: none, or unreadable
+	pass uint64
+}
+
+func parseNAD(config, bridge string) *parsedNAD {
+	vids, err := nad.VLANs(config, bridge)
+	if err != nil {
+		return &parsedNAD{bad: true}
+	}
+	p := &parsedNAD{vids: vids}
+	if mtu, err := nad.MTU(config, bridge); err == nil && mtu > 0 {
+		p.mtu = mtu
+	}
+	return p
 }
 
 func (n *nadVLANs) compute() ([]int, []desired.NADMTU, error) {
@@ -92,6 +121,12 @@ func (n *nadVLANs) compute() ([]int, []desired.NADMTU, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.memo == nil {
+		n.memo = map[string]*parsedNAD{}
+	}
+	n.pass++
 	var mtus []desired.NADMTU
 	var allowed []string
 	if cn := n.network(); cn != nil {
@@ -102,17 +137,23 @@ func (n *nadVLANs) compute() ([]int, []desired.NADMTU, error) {
 		if len(allowed) > 0 && !slices.Contains(allowed, d.Namespace) {
 			continue
 		}
-		vids, err := nad.VLANs(d.Spec.Config, n.bridge)
-		if err != nil {
+		p := n.memo[d.Spec.Config]
+		if p == nil {
+			p = parseNAD(d.Spec.Config, n.bridge)
+			n.memo[d.Spec.Config] = p
+		}
+		p.pass = n.pass
+		if p.bad {
 			continue
 		}
-		for _, v := range vids {
+		for _, v := range p.vids {
 			set[v] = true
 		}
-		if mtu, err := nad.MTU(d.Spec.Config, n.bridge); err == nil && mtu > 0 {
-			mtus = append(mtus, desired.NADMTU{NAD: d.Namespace + "/" + d.Name, MTU: mtu})
+		if p.mtu > 0 {
+			mtus = append(mtus, desired.NADMTU{NAD: d.Namespace + "/" + d.Name, MTU: p.mtu})
 		}
 	}
+	maps.DeleteFunc(n.memo, func(_ string, p *parsedNAD) bool { return p.pass != n.pass })
 	sort.Slice(mtus, func(i, j int) bool { return mtus[i].NAD < mtus[j].NAD })
 	out := make([]int, 0, len(set))
 	for v := range set {

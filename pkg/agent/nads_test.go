@@ -170,3 +170,40 @@ func TestSlimNADsComputeTheSame(t *testing.T) {
 		t.Errorf("tombstone became %+v, %v", o, err)
 	}
 }
+
+// A recompute reuses what it parsed before for the configs still in use,
+// follows a changed or deleted NAD exactly, and forgets configs no NAD
+// uses any more.
+func TestNADVLANsMemo(t *testing.T) {
+	a := testNAD("vms", "a", `{"type":"bridge","bridge":"br0","vlan":100}`)
+	b := testNAD("vms", "b", `{"type":"bridge","bridge":"br0","vlan":200,"mtu":9000}`)
+	c := testNAD("vms", "c", `{"type":"bridge","bridge":"br0","vlan":200,"mtu":9000}`) // b's config
+	vl := &nadVLANs{cache: fakeNADs{a, b, c}, bridge: "br0", network: func() *v1alpha1.ClusterNetwork { return nil }}
+	check := func(step string, wantV []int, wantM []desired.NADMTU, wantMemo int) {
+		t.Helper()
+		v, m, err := vl.compute()
+		if err != nil || !slices.Equal(v, wantV) || !slices.Equal(m, wantM) {
+			t.Fatalf("%s: compute() = %v %v %v; want %v %v", step, v, m, err, wantV, wantM)
+		}
+		if len(vl.memo) != wantMemo {
+			t.Fatalf("%s: %d configs remembered, want %d", step, len(vl.memo), wantMemo)
+		}
+	}
+	check("first", []int{100, 200}, []desired.NADMTU{{NAD: "vms/b", MTU: 9000}, {NAD: "vms/c", MTU: 9000}}, 2)
+	parsedB := vl.memo[b.Spec.Config]
+	a2 := testNAD("vms", "a", `{"type":"bridge","bridge":"br0","vlan":101}`)
+	vl.cache = fakeNADs{a2, b, c}
+	check("a changed", []int{101, 200}, []desired.NADMTU{{NAD: "vms/b", MTU: 9000}, {NAD: "vms/c", MTU: 9000}}, 2)
+	if vl.memo[b.Spec.Config] != parsedB {
+		t.Fatal("b's unchanged config was parsed again")
+	}
+	if _, ok := vl.memo[a.Spec.Config]; ok {
+		t.Fatal("a's old config is still remembered")
+	}
+	vl.cache = fakeNADs{a2, c}
+	check("b deleted", []int{101, 200}, []desired.NADMTU{{NAD: "vms/c", MTU: 9000}}, 2)
+	vl.cache = fakeNADs{a2}
+	check("c deleted", []int{101}, nil, 1)
+	vl.cache = fakeNADs{a2, testNAD("vms", "bad", `{"type":"bridge","bridge":"br0","vlan":0,"vlanTrunk":[{"id":5000}]}`)}
+	check("a bad config is remembered as bad", []int{101}, nil, 2)
+}
