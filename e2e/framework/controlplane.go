@@ -67,6 +67,17 @@ func (c *ControlPlane) script(name string, args []string, env ...string) error {
 	return nil
 }
 
+// zombie reports whether pid has exited and waits to be reaped.
+func zombie(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// "pid (comm) S ...": the state follows the last ')'.
+	i := strings.LastIndexByte(string(b), ')')
+	return i >= 0 && i+2 < len(b) && b[i+2] == 'Z'
+}
+
 // StopAPIServer stops only the API server; etcd keeps the data.
 func (c *ControlPlane) StopAPIServer() error {
 	return c.script("controlplane-down.sh", []string{"apiserver"})
@@ -91,13 +102,16 @@ func (c *ControlPlane) KillAPIServer() error {
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		return err
 	}
-	for range 200 {
-		if err := syscall.Kill(pid, 0); err != nil {
+	// Dead is gone or a zombie: its sockets are closed either way, and
+	// who reaps it (the script's shell, or init) may take its time on a
+	// loaded machine.
+	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); {
+		if err := syscall.Kill(pid, 0); err != nil || zombie(pid) {
 			return nil
 		}
-		time.Sleep(10 * time.Millisecond) // the kernel reaps it in microseconds
+		time.Sleep(10 * time.Millisecond) // polling interval
 	}
-	return fmt.Errorf("kube-apiserver %d still exists after SIGKILL", pid)
+	return fmt.Errorf("kube-apiserver %d still runs 10s after SIGKILL", pid)
 }
 
 // StartAPIServer starts the API server again on the same port and data.
