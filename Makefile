@@ -21,6 +21,7 @@ verify-generated:
 
 vet:
 	$(GO) vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt -w these files:"; echo "$$out"; exit 1; fi
 
 # harvnet-controller must not link netlink, iptables or the host packages.
 check-deps:
