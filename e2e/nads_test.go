@@ -16,25 +16,30 @@ import (
 
 // The bridge NADs set the VLAN IDs (on a kernel without VLAN filtering,
 // VLANsReady says which could not be applied and why); a NAD for another
-// bridge is ignored, a bad one skipped with a Warning Event on it.
+// bridge is ignored, a bad one skipped with a Warning Event on it; edits
+// and deletions are followed.
 func TestNADs(t *testing.T) {
 	n1 := fresh(t, "n1")[0]
 	enable(t, "eth1", n1)
 	cluster.CreateNAD(t, "vms", `{"cniVersion":"0.3.1","type":"bridge","bridge":"harvester-br0","vlan":100,"vlanTrunk":[{"minID":200,"maxID":202}]}`)
 	cluster.CreateNAD(t, "other", `{"cniVersion":"0.3.1","type":"bridge","bridge":"other-br","vlan":300}`)
 	cluster.CreateNAD(t, "broken", `{"cniVersion":"0.3.1","type":"bridge","bridge":"harvester-br0","vlan":5000}`)
-	if nt.KernelHasVLANFiltering(t) {
-		eventually(t, wait, func() string {
-			n, err := cluster.HNode(t, "n1")
-			if err != nil {
-				return err.Error()
-			}
-			if !slices.Equal(n.Status.NetworkIDs, []int{100, 200, 201, 202}) {
-				return fmt.Sprintf("networkIDs %v", n.Status.NetworkIDs)
-			}
-			return ""
-		})
-	} else {
+	// vlansAre waits until status says the node's VLANs are ids.
+	vlansAre := func(ids []int) {
+		t.Helper()
+		if nt.KernelHasVLANFiltering(t) {
+			eventually(t, wait, func() string {
+				n, err := cluster.HNode(t, "n1")
+				if err != nil {
+					return err.Error()
+				}
+				if !slices.Equal(n.Status.NetworkIDs, ids) {
+					return fmt.Sprintf("networkIDs %v, want %v", n.Status.NetworkIDs, ids)
+				}
+				return ""
+			})
+			return
+		}
 		eventually(t, wait, func() string {
 			if msg := cluster.ConditionIs(t, "n1", v1alpha1.ConditionVLANsReady, metav1.ConditionFalse, "Unsupported"); msg != "" {
 				return msg
@@ -43,12 +48,22 @@ func TestNADs(t *testing.T) {
 			if err != nil {
 				return err.Error()
 			}
-			if c := meta.FindStatusCondition(n.Status.Conditions, v1alpha1.ConditionVLANsReady); c == nil || !strings.Contains(c.Message, "[100 200 201 202]") || !strings.Contains(c.Message, "CONFIG_BRIDGE_VLAN_FILTERING") {
-				return fmt.Sprintf("VLANsReady %+v does not name the VLANs and the missing kernel option", c)
+			if c := meta.FindStatusCondition(n.Status.Conditions, v1alpha1.ConditionVLANsReady); c == nil || !strings.Contains(c.Message, fmt.Sprint(ids)) || !strings.Contains(c.Message, "CONFIG_BRIDGE_VLAN_FILTERING") {
+				return fmt.Sprintf("VLANsReady %+v does not name the VLANs %v and the missing kernel option", c, ids)
 			}
 			return ""
 		})
 	}
+	vlansAre([]int{100, 200, 201, 202})
+	// An edit is seen as it is: a NAD's VLAN changes, and the NAD of another
+	// bridge moves onto this one (the agent's cache kept only its identity).
+	if err := cluster.NADs.SetConfig(ctx(t), "vms", `{"cniVersion":"0.3.1","type":"bridge","bridge":"harvester-br0","vlan":101,"vlanTrunk":[{"minID":200,"maxID":202}]}`); err != nil {
+		t.Fatal(err)
+	}
+	if err := cluster.NADs.SetConfig(ctx(t), "other", `{"cniVersion":"0.3.1","type":"bridge","bridge":"harvester-br0","vlan":300}`); err != nil {
+		t.Fatal(err)
+	}
+	vlansAre([]int{101, 200, 201, 202, 300})
 	eventually(t, wait, func() string {
 		evs, err := cluster.Kube.CoreV1().Events("default").List(ctx(t), metav1.ListOptions{FieldSelector: "involvedObject.name=broken"})
 		if err != nil {

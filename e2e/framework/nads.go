@@ -2,10 +2,12 @@ package framework
 
 import (
 	"context"
+	"encoding/json"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 
@@ -39,6 +41,16 @@ func (n *NADs) Create(ctx context.Context, name, config string) error {
 		"spec":       map[string]any{"config": config},
 	}}
 	_, err := n.c.Namespace("default").Create(ctx, u, metav1.CreateOptions{})
+	return err
+}
+
+// SetConfig changes a NAD's CNI config in "default", as an edit would.
+func (n *NADs) SetConfig(ctx context.Context, name, config string) error {
+	p, err := json.Marshal(map[string]any{"spec": map[string]any{"config": config}})
+	if err != nil {
+		return err
+	}
+	_, err = n.c.Namespace("default").Patch(ctx, name, types.MergePatchType, p, metav1.PatchOptions{})
 	return err
 }
 
