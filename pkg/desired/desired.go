@@ -3,7 +3,6 @@ package desired
 import (
 	"fmt"
 	"slices"
-	"sort"
 
 	"github.com/harvnet/harvnet/pkg/apis/network.harvesterhci.io/v1alpha1"
 )
@@ -150,19 +149,25 @@ func Compute(in Input, opts Options) (State, error) {
 
 // normalizeVLANs sorts and dedups VLAN IDs. VID 1 is the kernel's default
 // PVID and stays as the kernel sets it, so it is dropped here.
+// A bitmap rather than a map and a sort: a trunk of 4093 IDs is
+// normalized twice in every pass.
 func normalizeVLANs(in []int) ([]int, error) {
-	seen := map[int]bool{}
-	out := make([]int, 0, len(in))
+	var seen [MaxVLAN + 1]bool
+	n := 0
 	for _, v := range in {
 		if v < MinVLAN || v > MaxVLAN {
 			return nil, Invalidf(ReasonInvalidVLAN, "VLAN ID %d is outside %d..%d", v, MinVLAN, MaxVLAN)
 		}
-		if v == 1 || seen[v] {
-			continue
+		if v != 1 && !seen[v] {
+			seen[v] = true
+			n++
 		}
-		seen[v] = true
-		out = append(out, v)
 	}
-	sort.Ints(out)
+	out := make([]int, 0, n)
+	for v := 2; v <= MaxVLAN && len(out) < n; v++ {
+		if seen[v] {
+			out = append(out, v)
+		}
+	}
 	return out, nil
 }

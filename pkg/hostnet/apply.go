@@ -192,27 +192,7 @@ func (h *Host) route(a plan.Action, l netlink.Link) error {
 }
 
 func (h *Host) vlans(a plan.Action, l netlink.Link) error {
-	for _, r := range a.VIDs {
-		var err error
-		// A one-VID range must go as a single VID: the kernel rejects a
-		// RANGE_BEGIN/RANGE_END pair whose end is not above its begin.
-		end := uint16(r.To)
-		if r.To == r.From {
-			end = 0
-		}
-		if a.Op == plan.AddVLANs {
-			err = h.nl.BridgeVlanAddRange(l, uint16(r.From), end, false, false, false, true)
-		} else {
-			err = h.nl.BridgeVlanDelRange(l, uint16(r.From), end, false, false, false, true)
-		}
-		if errors.Is(err, unix.EOPNOTSUPP) {
-			return plan.Unsupported(plan.CapVLANFiltering, "the kernel has no bridge VLAN filtering (CONFIG_BRIDGE_VLAN_FILTERING)")
-		}
-		if err != nil {
-			return fmt.Errorf("VLANs %s: %w", r, err)
-		}
-	}
-	return nil
+	return h.setVLANs(l.Attrs().Index, a.Op == plan.AddVLANs, a.VIDs)
 }
 
 // retryUnresolved drops a link's neighbour entries still being resolved,

@@ -5,9 +5,11 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 
 	"github.com/containernetworking/plugins/pkg/netlinksafe"
 	"github.com/containernetworking/plugins/pkg/ns"
+	"github.com/vishvananda/netlink/nl"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
@@ -18,6 +20,11 @@ import (
 type Host struct {
 	netns ns.NetNS // nil: the namespace of the calling process
 	nl    netlinksafe.Handle
+	// raw is a second route socket in the namespace, for the requests
+	// netlink has no call for (readVLANs, setVLANs).
+	raw *nl.SocketHandle
+	// vlanDBRefused is set once the kernel refused RTM_GETVLAN.
+	vlanDBRefused atomic.Bool
 	// sysctlDir is where procfs's sys directory is reachable. A container
 	// runtime mounts /proc/sys read-only and refuses mounts under /proc, so
 	// the agent's pod mounts the host's /proc/sys/net elsewhere.
@@ -50,6 +57,10 @@ func New(nsPath string) (*Host, error) {
 		if err != nil {
 			return nil, fmt.Errorf("netlink: %w", err)
 		}
+		if err := h.openRaw(netns.None()); err != nil {
+			h.nl.Close()
+			return nil, err
+		}
 		return h, nil
 	}
 	h.netns, err = ns.GetNS(nsPath)
@@ -61,7 +72,21 @@ func New(nsPath string) (*Host, error) {
 		h.netns.Close()
 		return nil, fmt.Errorf("netlink in %s: %w", nsPath, err)
 	}
+	if err := h.openRaw(netns.NsHandle(h.netns.Fd())); err != nil {
+		h.nl.Close()
+		h.netns.Close()
+		return nil, fmt.Errorf("in %s: %w", nsPath, err)
+	}
 	return h, nil
+}
+
+func (h *Host) openRaw(ns netns.NsHandle) error {
+	s, err := nl.GetNetlinkSocketAt(ns, netns.None(), unix.NETLINK_ROUTE)
+	if err != nil {
+		return fmt.Errorf("netlink: %w", err)
+	}
+	h.raw = &nl.SocketHandle{Socket: s}
+	return nil
 }
 
 // DefaultSysctlDir is procfs's sys directory where nothing moved it.
@@ -96,6 +121,7 @@ func (h *Host) NsPath() string {
 // Close releases the netlink socket and the namespace.
 func (h *Host) Close() {
 	h.nl.Close()
+	h.raw.Socket.Close()
 	if h.strict != nil {
 		h.strict.close()
 	}

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netlink/nl"
 	"golang.org/x/sys/unix"
 
 	"github.com/harvnet/harvnet/pkg/hoststate"
@@ -191,26 +190,17 @@ func ipOf(ip net.IP) netip.Addr {
 }
 
 func (h *Host) portVLANs(byIndex map[int]*hoststate.Link) (map[string][]hoststate.VLAN, error) {
-	var vl map[int32][]*nl.BridgeVlanInfo
-	var err error
-	// A dump that raced a change is incomplete: read it again.
-	for try := 0; try < 5; try++ {
-		if vl, err = h.nl.BridgeVlanList(); !errors.Is(err, netlink.ErrDumpInterrupted) {
-			break
-		}
-	}
+	vl, err := h.readVLANs(nil)
 	if err != nil {
-		return nil, fmt.Errorf("listing bridge VLANs: %w", err)
+		return nil, err
 	}
 	out := map[string][]hoststate.VLAN{}
-	for idx, infos := range vl {
-		l := byIndex[int(idx)]
+	for idx, vlans := range vl {
+		l := byIndex[idx]
 		if l == nil || l.MasterIndex == 0 {
 			continue // the bridge's own (self) VLANs are not the uplink's
 		}
-		for _, in := range infos {
-			out[l.Name] = append(out[l.Name], hoststate.VLAN{VID: int(in.Vid), PVID: in.PortVID(), Untagged: in.EngressUntag()})
-		}
+		out[l.Name] = vlans
 	}
 	return out, nil
 }

@@ -97,12 +97,16 @@ type VLAN struct {
 // them), sorted: what harvnet manages and reports.
 func (s *State) TaggedVLANs(port string) []int {
 	var out []int
+	sorted := true
 	for _, v := range s.PortVLANs[port] {
 		if !v.PVID && v.VID != 1 {
+			sorted = sorted && (len(out) == 0 || out[len(out)-1] < v.VID)
 			out = append(out, v.VID)
 		}
 	}
-	sort.Ints(out)
+	if !sorted { // the kernel lists them in order
+		sort.Ints(out)
+	}
 	return out
 }
 
