@@ -241,7 +241,10 @@ func (h *Host) observeScoped(sr *strictReader, last *hoststate.State, s hoststat
 			st.PortVLANs[name] = v
 		}
 	}
-	if len(ports) > 0 {
+	// Without RTM_GETVLAN a port's VLANs come only with a dump of every
+	// port; where no bridge filters VLANs there are none to read (this is
+	// also a kernel without CONFIG_BRIDGE_VLAN_FILTERING).
+	if len(ports) > 0 && (!h.vlanDBRefused.Load() || slices.ContainsFunc(st.Links, filtersVLANs)) {
 		vl, err := h.readVLANs(ports)
 		if err != nil {
 			return nil, err
@@ -257,6 +260,8 @@ func (h *Host) observeScoped(sr *strictReader, last *hoststate.State, s hoststat
 	h.mu.Unlock()
 	return st, nil
 }
+
+func filtersVLANs(l hoststate.Link) bool { return l.VLANFiltering != nil && *l.VLANFiltering }
 
 // routeKey is what the hops of one multipath route have in common.
 type routeKey struct {
