@@ -5,7 +5,9 @@
 // needs bridge vlan_filtering, so e2e/bench runs it in the full-kernel VM
 // (scripts/vm-test.sh with HARVNET_VM_PKGS=./e2e/bench/vlans); it runs
 // only when asked (HARVNET_BENCH_VLANS=1), and then it fails rather than
-// skips where it cannot run.
+// skips where it cannot run. The same boot measures figure 2's row for a
+// VLAN ID removed from the uplink (drift_test.go), which needs
+// vlan_filtering too.
 package vlans
 
 import (
