@@ -33,8 +33,8 @@ func nadController(scf controller.SharedControllerFactory) generic.ControllerInt
 // nadVLANs reads, so an agent's cache grows by a few hundred bytes per NAD
 // in the cluster rather than by the whole object (managedFields, labels,
 // annotations, a config written for another network). The identity stays
-// (namespace, name, UID, resourceVersion: the informer compares versions
-// and the allow-list goes by namespace), and the config stays verbatim
+// (namespace, name, UID, resourceVersion: lasso can skip updates that keep
+// the version, and the allow-list goes by namespace), and the config stays verbatim
 // when it counts for this bridge: it asks it for VLANs or an MTU. A config
 // that does not (another plugin or bridge) or that nadVLANs skips (it
 // cannot be read) is dropped: compute skips an empty config the same way,
