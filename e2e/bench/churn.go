@@ -353,6 +353,17 @@ func (b *bench) stormProfile(ctx context.Context, sw *netlink.Handle, peer netli
 	if err := b.waitUplink(ctx, "eth1"); err != nil {
 		return fail(err)
 	}
+	// The agent listens on its namespace's loopback, once it has started
+	// (the object's status may still be the last agent's).
+	if err := eventually(ctx, 30*time.Second, func() string {
+		out, err := exec.CommandContext(ctx, "ip", "netns", "exec", b.node.NS.Name, "curl", "-sSf", "-o", "/dev/null", "http://127.0.0.1:9101/debug/pprof/").CombinedOutput()
+		if err != nil {
+			return fmt.Sprintf("%v: %s", err, out)
+		}
+		return ""
+	}); err != nil {
+		return fail(err)
+	}
 	dir, err := os.MkdirTemp("", "harvnet-bench-storm-")
 	if err != nil {
 		return fail(err)
@@ -363,7 +374,6 @@ func (b *bench) stormProfile(ctx context.Context, sw *netlink.Handle, peer netli
 	defer stop()
 	var rounds, flaps atomic.Int64
 	wait := b.storm(sctx, sw, peer, &rounds, &flaps)
-	// The agent listens on its namespace's loopback.
 	out, cerr := exec.CommandContext(ctx, "ip", "netns", "exec", b.node.NS.Name, "curl", "-sSf", "-o", prof,
 		fmt.Sprintf("http://127.0.0.1:9101/debug/pprof/profile?seconds=%d", int(profileFor.Seconds()))).CombinedOutput()
 	stop()
