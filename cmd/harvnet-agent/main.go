@@ -39,6 +39,7 @@ func run(args []string) error {
 	healthAddr := fs.String("health-addr", "127.0.0.1:9102", "address for /healthz and /readyz (the kubelet probes 127.0.0.1 on the host network); empty or 0 turns it off")
 	sysctlDir := fs.String("sysctl-dir", hostnet.DefaultSysctlDir, "directory whose net/ is the host's /proc/sys/net (a pod mounts it outside /proc, which runtimes keep read-only)")
 	resync := fs.Duration("resync", 5*time.Second, "how often sysctl, iptables and ebtables are re-checked (they have no events)")
+	fullResync := fs.Duration("full-resync", time.Minute, "how often the whole host network is read again, besides the links netlink events name (a safety net for a missed event); at least --resync")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -51,6 +52,9 @@ func run(args []string) error {
 	}
 	if *resync <= 0 {
 		return fmt.Errorf("--resync must be positive, got %v", *resync)
+	}
+	if *fullResync <= 0 {
+		return fmt.Errorf("--full-resync must be positive, got %v", *fullResync)
 	}
 	if *nodeName == "" {
 		return fmt.Errorf("the node name is empty: set --node-name or NODE_NAME")
@@ -88,7 +92,7 @@ func run(args []string) error {
 	reg := metrics.NewRegistry()
 	a, err := agent.New(ctx, restCfg, host, agent.Config{
 		NodeName: *nodeName,
-		Loop:     hostloop.Config{Options: opts, StateDir: *stateDir, Resync: *resync, Metrics: metrics.NewAgent(reg)},
+		Loop:     hostloop.Config{Options: opts, StateDir: *stateDir, Resync: *resync, FullResync: *fullResync, Metrics: metrics.NewAgent(reg)},
 	})
 	if err != nil {
 		return err

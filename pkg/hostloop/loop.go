@@ -27,6 +27,10 @@ type Config struct {
 	// Resync is how often what has no events (sysctl, iptables, ebtables)
 	// is re-read and repaired.
 	Resync time.Duration
+	// FullResync is how often a pass reads the whole host network again
+	// rather than only what netlink events named: a safety net for a
+	// change whose event never came. Default a minute; at least Resync.
+	FullResync time.Duration
 	// Quiet and MaxWait bound the debouncing of netlink bursts.
 	Quiet, MaxWait time.Duration
 	// OnResult receives every pass's result; it must not block for long.
@@ -58,6 +62,10 @@ func (c Config) withDefaults() Config {
 	if c.Resync == 0 {
 		c.Resync = 5 * time.Second
 	}
+	if c.FullResync == 0 {
+		c.FullResync = time.Minute
+	}
+	c.FullResync = max(c.FullResync, c.Resync)
 	if c.Quiet == 0 {
 		c.Quiet = 5 * time.Millisecond
 	}
@@ -124,6 +132,8 @@ type Loop struct {
 	// readFailed says the last pass could not read the host, so the
 	// links changed before it are not in the last read.
 	readFailed bool
+	// lastFull is when a pass last read the whole host.
+	lastFull time.Time
 
 	mu     sync.Mutex
 	input  *desired.Input
@@ -225,21 +235,24 @@ func (l *Loop) Run(ctx context.Context) {
 	}
 	for {
 		l.beat.Store(l.cfg.Clock.Now().UnixNano())
-		refresh := false
+		refresh, full := false, false
 		select {
 		case <-ctx.Done():
 			return
 		case v := <-l.verdicts:
 			l.decide(v)
 		case <-l.kick:
-			refresh = true // a new spec may need the netfilter picture too
+			// A new spec may need the netfilter picture too, and is
+			// planned against a fresh read of everything.
+			refresh, full = true, true
 		case <-src.Signal:
 		case <-ticker.C():
 			refresh = true
+			full = !l.cfg.Clock.Now().Before(l.lastFull.Add(l.cfg.FullResync))
 		case <-retry:
-			refresh = true
+			refresh, full = true, true
 		}
-		ok, ran := l.pass(refresh, src.Take)
+		ok, ran := l.pass(refresh, full, src.Take)
 		l.follow(ctx, l.resumed)
 		l.resumed = false
 		switch {
@@ -270,10 +283,11 @@ func (l *Loop) Healthy() error {
 }
 
 // pass runs one reconcile with the latest input, if there is one yet. A
-// pass for netlink events reads only what they named (and harvnet's own
-// links); a resync, a new input, a retry, or events that may have been
-// lost read the whole host.
-func (l *Loop) pass(refresh bool, take func() ([]int, bool)) (ok, ran bool) {
+// pass for netlink events, and a resync (which also re-reads netfilter),
+// reads only the links events named and harvnet's own; a new input, a
+// retry, events that may have been lost, a failed read, and a resync once
+// per FullResync read the whole host.
+func (l *Loop) pass(refresh, full bool, take func() ([]int, bool)) (ok, ran bool) {
 	l.mu.Lock()
 	in := l.input
 	l.mu.Unlock()
@@ -295,10 +309,13 @@ func (l *Loop) pass(refresh bool, take func() ([]int, bool)) (ok, ran bool) {
 	}
 	start := l.cfg.Clock.Now()
 	var res reconcile.Result
-	if refresh || changed == nil {
+	if full || changed == nil {
 		res = l.rec.Reconcile(*in, refresh)
+		if res.Err == nil {
+			l.lastFull = start
+		}
 	} else {
-		res = l.rec.ReconcileChanged(*in, changed)
+		res = l.rec.ReconcileChanged(*in, changed, refresh)
 	}
 	l.cfg.Metrics.PassDuration.Observe(l.cfg.Clock.Now().Sub(start).Seconds())
 	l.readFailed = res.Err != nil

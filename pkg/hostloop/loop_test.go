@@ -30,10 +30,27 @@ type fakeHost struct {
 	hang      chan struct{} // non-nil: Observe waits until it is closed
 	entered   chan struct{} // told when Observe starts hanging
 	refreshed int           // RefreshNetfilter calls not yet reported
+	// reads counts whole reads (Observe) and scoped ones (ObserveScoped).
+	reads, scopedReads int
+}
+
+func (h *fakeHost) ObserveScoped(hoststate.Scope) (*hoststate.State, error) {
+	h.mu.Lock()
+	h.scopedReads++
+	h.mu.Unlock()
+	return &hoststate.State{}, nil
+}
+
+// counts returns the whole and scoped reads so far.
+func (h *fakeHost) counts() (whole, scoped int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.reads, h.scopedReads
 }
 
 func (h *fakeHost) Observe() (*hoststate.State, error) {
 	h.mu.Lock()
+	h.reads++
 	hang, fail := h.hang, h.fail
 	h.mu.Unlock()
 	if hang != nil {
@@ -81,6 +98,8 @@ type harness struct {
 	passes  chan pass
 	watched monitor.Filter
 	cfg     hostloop.Config
+	// take, when set before Run, is the source's list of changed links.
+	take func() ([]int, bool)
 }
 
 // newHarness builds a loop over fakes; before runs ahead of Run (inputs
@@ -105,7 +124,7 @@ func newHarness(t *testing.T, cfg hostloop.Config, before ...func(*harness)) *ha
 	h.cfg = cfg
 	changes := func(_ context.Context, watched monitor.Filter) hostloop.Source {
 		h.watched = watched
-		return hostloop.Source{Signal: h.changes}
+		return hostloop.Source{Signal: h.changes, Take: h.take}
 	}
 	var err error
 	if h.loop, err = hostloop.NewWith(h.host, changes, cfg); err != nil {
@@ -441,4 +460,28 @@ func TestConverged(t *testing.T) {
 		t.Fatalf("pass %+v, want one with invalid input", p)
 	}
 	converged(true, "")
+}
+
+// With a source that names what changed, event passes and the resync read
+// only that; the whole host is read for a new input, and by the resync
+// once per FullResync; netfilter is re-read on every resync either way.
+func TestWholeReadOncePerFullResync(t *testing.T) {
+	h := newHarness(t, hostloop.Config{Resync: 5 * time.Second, FullResync: 15 * time.Second}, func(h *harness) {
+		h.take = func() ([]int, bool) { return []int{}, false }
+	})
+	expect := func(what string, whole, scoped int, refreshed bool) {
+		t.Helper()
+		p := h.next()
+		if w, s := h.host.counts(); w != whole || s != scoped || p.refreshed != refreshed {
+			t.Fatalf("%s: %d whole and %d scoped reads so far (netfilter re-read: %v), want %d and %d (%v)", what, w, s, p.refreshed, whole, scoped, refreshed)
+		}
+	}
+	h.input(1)
+	expect("new input", 1, 0, true)
+	h.change()
+	expect("netlink event", 1, 1, false)
+	for i, want := range []struct{ whole, scoped int }{{1, 2}, {1, 3}, {2, 3}, {2, 4}} {
+		h.ticker.Tick(t) // advances the clock by Resync
+		expect(fmt.Sprintf("resync %d (%v after the input)", i+1, time.Duration(i+1)*5*time.Second), want.whole, want.scoped, true)
+	}
 }

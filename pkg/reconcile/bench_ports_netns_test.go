@@ -39,7 +39,7 @@ func BenchmarkEventPass(b *testing.B) {
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				start := time.Now()
-				res := f.rec.ReconcileChanged(in, []int{uplink.Index})
+				res := f.rec.ReconcileChanged(in, []int{uplink.Index}, false)
 				took = append(took, time.Since(start))
 				if len(res.Applied) != 0 || res.Err != nil {
 					b.Fatalf("steady state applied %v (%v)", res.Applied, res.Err)

@@ -106,15 +106,15 @@ func (r *Reconciler) Reconcile(in desired.Input, refreshNetfilter bool) Result {
 
 // ReconcileChanged runs an event pass: changed are the links (by index)
 // that netlink events named since the host was last read. Only they and
-// harvnet's own links are read again, so a pass costs the same on a node
-// with a thousand VM ports as on an empty one; netfilter is not re-read.
-// The caller reads everything (Reconcile) when it may have missed an
-// event, and on its periodic resync.
-func (r *Reconciler) ReconcileChanged(in desired.Input, changed []int) Result {
+// harvnet's own links are read again, so a pass costs about the same on a
+// node with a thousand VM ports as on an empty one. refreshNetfilter is
+// Reconcile's. The caller reads everything (Reconcile) when it may have
+// missed an event, and now and then as a safety net.
+func (r *Reconciler) ReconcileChanged(in desired.Input, changed []int, refreshNetfilter bool) Result {
 	if changed == nil {
 		changed = []int{}
 	}
-	res := r.reconcile(in, false, changed)
+	res := r.reconcile(in, refreshNetfilter, changed)
 	res.Pending = r.Pending()
 	_, res.Scoped = r.host.(ScopedHost)
 	return res
