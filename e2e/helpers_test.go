@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/harvnet/harvnet/e2e/framework"
 	"github.com/harvnet/harvnet/pkg/apis/network.harvesterhci.io/v1alpha1"
+	"github.com/harvnet/harvnet/pkg/checkpoint"
+	"github.com/harvnet/harvnet/pkg/reconcile"
 )
 
 // fresh brings the shared cluster to where every test starts, whatever an
@@ -149,6 +152,20 @@ func moveToManagementNIC(t *testing.T, n *framework.RunningNode) {
 	enable(t, "eth1", n)
 	cluster.SetNIC(t, n.Name, "eth0")
 	eventually(t, wait, func() string { return onManagementNIC(t, n) })
+	// The move is kept only once its probe window has passed: a test that
+	// then stops the API server must not make the agent roll it back.
+	eventually(t, reconcile.DefaultProbeWindow+wait, func() string {
+		st, _, err := checkpoint.ReadState(checkpoint.Path(filepath.Join(cluster.Dir, "state-"+n.Name)))
+		switch {
+		case err != nil:
+			return err.Error()
+		case st.Pending != nil:
+			return "the move to eth0 is still in its probe window"
+		case st.RolledBack != nil:
+			return fmt.Sprintf("the move to eth0 was rolled back: %+v", st.RolledBack)
+		}
+		return onManagementNIC(t, n)
+	})
 }
 
 // settled says "" when no link of the node is still changing on its own:
