@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -180,9 +181,16 @@ func (l *Loop) Converged() error {
 	return nil
 }
 
-// SetInput hands the loop the latest desired input; only the newest counts.
+// SetInput hands the loop the latest desired input; only the newest
+// counts. The same input again runs no pass: the agent hands one over on
+// every update of its object, its own status writes included, and a pass
+// for each would read the whole host twice a second in a storm.
 func (l *Loop) SetInput(in desired.Input) {
 	l.mu.Lock()
+	if l.input != nil && reflect.DeepEqual(*l.input, in) {
+		l.mu.Unlock()
+		return
+	}
 	l.input = &in
 	l.uplink = in.Spec.Network.NIC
 	l.mu.Unlock()

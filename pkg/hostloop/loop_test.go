@@ -276,6 +276,9 @@ func TestLoop(t *testing.T) {
 		{name: "a new input runs a pass at once that re-reads netfilter", steps: []step{
 			input(1), ran(okR(1)), input(2), ran(okR(2)), settled(ok(2)),
 		}},
+		{name: "the same input again runs no pass (the agent's own status writes update its object)", steps: []step{
+			input(1), ran(okR(1)), input(1), input(1), settled(ok(1)), input(2), ran(okR(2)),
+		}},
 		{name: "a change runs a pass without re-reading netfilter", steps: []step{
 			input(1), ran(okR(1)), change(), ran(ok(1)), change(), ran(ok(1)),
 		}},

@@ -89,11 +89,13 @@ func TestObserveScopedMatchesFullRead(t *testing.T) {
 			return []int{idx("vm9"), idx("vm9p")}
 		}},
 		{what: "a rename", change: func() []int {
+			// The peer's operstate follows (lowerlayerdown while other is
+			// down), and its events name it too.
 			i := idx("other")
 			n.IP(t, "link", "set", "other", "down")
 			n.IP(t, "link", "set", "other", "name", "other2")
 			n.IP(t, "link", "set", "other2", "up")
-			return []int{i}
+			return []int{i, idx("otherp")}
 		}},
 		{what: "a multipath route", change: func() []int {
 			n.IP(t, "route", "add", "203.0.113.0/24", "nexthop", "via", "192.0.2.2", "dev", "br0", "nexthop", "via", "198.51.100.2", "dev", "other2")
