@@ -16,7 +16,6 @@ import (
 	"github.com/harvnet/harvnet/pkg/apis/network.harvesterhci.io/v1alpha1"
 	"github.com/harvnet/harvnet/pkg/desired"
 	"github.com/harvnet/harvnet/pkg/hostloop"
-	"github.com/harvnet/harvnet/pkg/hostnet"
 )
 
 // driftSamples is how many times a VID is removed (figure 2: 50 of each drift).
@@ -38,13 +37,7 @@ func TestVLANDriftRepair(t *testing.T) {
 	if !netnstest.KernelHasVLANFiltering(t) {
 		t.Fatal("this kernel has no bridge vlan_filtering")
 	}
-	node := netnstest.NewNode(t)
-	node.AddNIC(t, "eth1")
-	host, err := hostnet.New(node.Path())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer host.Close()
+	node, host := nodeWithUplink(t)
 	loop, err := hostloop.New(host, hostloop.Config{
 		Options:  desired.Options{BridgeName: "harvester-br0", UplinkTypes: []string{"device", "bond", "veth"}},
 		StateDir: t.TempDir(),

@@ -52,13 +52,7 @@ func TestVLANs4094SideBySide(t *testing.T) {
 	if _, err := os.Stat(plugin); err != nil {
 		t.Fatalf("HARVNET_CNI_BRIDGE: the CNI bridge plugin binary: %v", err)
 	}
-	node := netnstest.NewNode(t)
-	node.AddNIC(t, "eth1")
-	host, err := hostnet.New(node.Path())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer host.Close()
+	node, host := nodeWithUplink(t)
 	opts := desired.Options{BridgeName: "harvester-br0", UplinkTypes: []string{"veth"}}
 	rec, err := reconcile.New(host, opts, t.TempDir())
 	if err != nil {
@@ -109,6 +103,20 @@ func TestVLANs4094SideBySide(t *testing.T) {
 		fmt.Printf("BENCH-FIG6 round=%d harvnet_add_ms=%.1f harvnet_del_ms=%.1f cni_add_ms=%.1f cni_del_ms=%.1f\n",
 			i, ms(hAdd), ms(hDel), ms(cAdd), ms(cDel))
 	}
+}
+
+// nodeWithUplink is a netns node with a NIC eth1 and a host on it, closed
+// at the end of the test.
+func nodeWithUplink(t *testing.T) (*netnstest.Node, *hostnet.Host) {
+	t.Helper()
+	node := netnstest.NewNode(t)
+	node.AddNIC(t, "eth1")
+	host, err := hostnet.New(node.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(host.Close)
+	return node, host
 }
 
 func ms(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e6 }
