@@ -65,6 +65,11 @@ type fresh struct {
 
 func (h *Host) observeScoped(sr *strictReader, last *hoststate.State, s hoststate.Scope) (*hoststate.State, error) {
 	read := map[int]*fresh{}
+	keep := func(l netlink.Link) {
+		f := &fresh{link: toLink(l)}
+		f.active = bondParts(l, &f.link)
+		read[f.link.Index] = f
+	}
 	readIndex := func(idx int) error {
 		if _, done := read[idx]; done || idx <= 0 {
 			return nil
@@ -77,9 +82,7 @@ func (h *Host) observeScoped(sr *strictReader, last *hoststate.State, s hoststat
 			}
 			return fmt.Errorf("reading link %d: %w", idx, err)
 		}
-		f := &fresh{link: toLink(l)}
-		f.active = bondParts(l, &f.link)
-		read[idx] = f
+		keep(l)
 		return nil
 	}
 	for _, idx := range s.Changed {
@@ -88,20 +91,21 @@ func (h *Host) observeScoped(sr *strictReader, last *hoststate.State, s hoststat
 		}
 	}
 	// By name: what holds the name now, which may be a link the last read
-	// did not have yet (a bridge just created) or another index than then.
+	// did not have yet (a bridge just created) or another index than then;
+	// then the link that had the name, if another, for what became of it.
 	for _, name := range append(slices.Clone(s.Names), newBridgeName) {
-		if cached, ok := last.Link(name); ok {
-			if err := readIndex(cached.Index); err != nil {
-				return nil, err
-			}
-		}
 		l, err := sr.nl.LinkByName(name)
 		switch {
 		case isNotFound(err):
 		case err != nil:
 			return nil, fmt.Errorf("reading link %s: %w", name, err)
 		default:
-			if err := readIndex(l.Attrs().Index); err != nil {
+			if _, done := read[l.Attrs().Index]; !done {
+				keep(l)
+			}
+		}
+		if cached, ok := last.Link(name); ok {
+			if err := readIndex(cached.Index); err != nil {
 				return nil, err
 			}
 		}
