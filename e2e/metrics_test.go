@@ -146,8 +146,12 @@ func TestMetricsAfterADay(t *testing.T) {
 		{"no resubscription", func(s scrape) bool {
 			return s.families["harvnet_netlink_resubscribes_total"] && s.sum("harvnet_netlink_resubscribes_total") == 0
 		}},
-		{"status writes >= 4, no write error", func(s scrape) bool {
-			return s.sum("harvnet_status_writes_total") >= 4 && s.families["harvnet_status_write_errors_total"] && s.sum("harvnet_status_write_errors_total") == 0
+		// Not one per change: the agent writes at most one status per
+		// 500 ms, so the switch and the NAD that follows it at once may
+		// share a write, and the repaired bridge leaves the status as it
+		// was. At least the enable and one later write.
+		{"status writes >= 2, no write error", func(s scrape) bool {
+			return s.sum("harvnet_status_writes_total") >= 2 && s.families["harvnet_status_write_errors_total"] && s.sum("harvnet_status_write_errors_total") == 0
 		}},
 		{"Go and process collectors served", func(s scrape) bool {
 			return s.families["go_goroutines"] && s.families["process_cpu_seconds_total"]

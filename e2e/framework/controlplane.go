@@ -67,7 +67,10 @@ func (c *ControlPlane) script(name string, args []string, env ...string) error {
 	return nil
 }
 
-// zombie reports whether pid has exited and waits to be reaped.
+// zombie reports whether pid has exited, all its threads with it, and
+// waits to be reaped. The main thread of a killed Go process can be a
+// zombie while its other threads still exit, and those hold the process's
+// sockets (the API server's port) until the last one is gone.
 func zombie(pid int) bool {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
@@ -75,7 +78,11 @@ func zombie(pid int) bool {
 	}
 	// "pid (comm) S ...": the state follows the last ')'.
 	i := strings.LastIndexByte(string(b), ')')
-	return i >= 0 && i+2 < len(b) && b[i+2] == 'Z'
+	if i < 0 || i+2 >= len(b) || b[i+2] != 'Z' {
+		return false
+	}
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	return err == nil && len(tasks) <= 1
 }
 
 // StopAPIServer stops only the API server; etcd keeps the data.
