@@ -176,7 +176,7 @@ func (h *Host) observeScoped(sr *strictReader, last *hoststate.State, s hoststat
 	st.Links = append(st.Links, again...)
 	active := map[int]int{}
 	for i := range st.Links {
-		if f, again := read[st.Links[i].Index]; again {
+		if f, reread := read[st.Links[i].Index]; reread {
 			byIndex[st.Links[i].Index] = &st.Links[i]
 			active[st.Links[i].Index] = f.active
 		}
