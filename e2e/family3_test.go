@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -11,7 +10,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/harvnet/harvnet/pkg/apis/network.harvesterhci.io/v1alpha1"
-	"github.com/harvnet/harvnet/pkg/checkpoint"
 	"github.com/harvnet/harvnet/pkg/reconcile"
 )
 
@@ -79,7 +77,7 @@ func apiServerStoppedMidChange(t *testing.T, kill bool) (time.Duration, string) 
 	// The host finishes on its own, the API server down all along.
 	var kept bool
 	eventually(t, reconcile.DefaultProbeWindow+wait, func() string {
-		st, _, err := checkpoint.ReadState(checkpoint.Path(filepath.Join(cluster.Dir, "state-"+n1.Name)))
+		st, err := agentState(n1)
 		switch {
 		case err != nil:
 			return err.Error()

@@ -155,7 +155,7 @@ func moveToManagementNIC(t *testing.T, n *framework.RunningNode) {
 	// The move is kept only once its probe window has passed: a test that
 	// then stops the API server must not make the agent roll it back.
 	eventually(t, reconcile.DefaultProbeWindow+wait, func() string {
-		st, _, err := checkpoint.ReadState(checkpoint.Path(filepath.Join(cluster.Dir, "state-"+n.Name)))
+		st, err := agentState(n)
 		switch {
 		case err != nil:
 			return err.Error()
@@ -166,6 +166,13 @@ func moveToManagementNIC(t *testing.T, n *framework.RunningNode) {
 		}
 		return onManagementNIC(t, n)
 	})
+}
+
+// agentState reads the state file of n's agent (the framework keeps each
+// node's state directory in the cluster's).
+func agentState(n *framework.RunningNode) (checkpoint.State, error) {
+	st, _, err := checkpoint.ReadState(checkpoint.Path(filepath.Join(cluster.Dir, "state-"+n.Name)))
+	return st, err
 }
 
 // settled says "" when no link of the node is still changing on its own:
