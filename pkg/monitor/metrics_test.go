@@ -6,19 +6,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netlink/nl"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
 	"github.com/harvnet/harvnet/pkg/metrics"
 )
 
-func linkUpdate(msg uint16, family uint8, l netlink.Link) netlink.LinkUpdate {
-	return netlink.LinkUpdate{
-		IfInfomsg: nl.IfInfomsg{IfInfomsg: unix.IfInfomsg{Family: family}},
-		Header:    unix.NlMsghdr{Type: msg},
-		Link:      l,
-	}
+// linkUpdate is what the monitor reads of a link event about l.
+func linkUpdate(msg uint16, family uint8, l netlink.Link) linkMsg {
+	return linkMsg{typ: msg, family: family, index: l.Attrs().Index, name: []byte(l.Attrs().Name), kind: l.Type()}
 }
 
 // The filter's verdicts, counted: every event is counted once, and those

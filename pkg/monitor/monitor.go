@@ -2,14 +2,15 @@ package monitor
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
-	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
@@ -39,6 +40,8 @@ type Monitor struct {
 	met           *metrics.Agent
 	// rcvbuf is each subscription socket's receive buffer in bytes.
 	rcvbuf int
+	// hops is the last route event's next hops, reused (Run's goroutine).
+	hops []int
 	// noForce is set once forcing the buffer size was refused (no
 	// CAP_NET_ADMIN): from then on rmem_max caps it.
 	noForce atomic.Bool
@@ -101,14 +104,11 @@ func (m *Monitor) Take() (changed []int, all bool) {
 	return changed, all
 }
 
-func (m *Monitor) touch(indexes ...int) {
-	m.mu.Lock()
-	for _, idx := range indexes {
-		if idx > 0 {
-			m.dirty[idx] = struct{}{}
-		}
+// touchLocked names a link for the next Take; m.mu is held.
+func (m *Monitor) touchLocked(idx int) {
+	if idx > 0 {
+		m.dirty[idx] = struct{}{}
 	}
-	m.mu.Unlock()
 }
 
 // Run subscribes until ctx ends. When a subscription ends (the kernel drops
@@ -135,131 +135,126 @@ func (m *Monitor) Run(ctx context.Context) {
 	}
 }
 
-// subscription is one set of link, address and route subscriptions. Each
-// is served by a netlink goroutine that sends on its channel until its
-// socket is closed; close stops them all and drains the channels, so none
-// is left blocked on a send that nobody reads.
-type subscription struct {
-	done    chan struct{}
-	linkCh  chan netlink.LinkUpdate
-	addrCh  chan netlink.AddrUpdate
-	routeCh chan netlink.RouteUpdate
-	started [3]bool // which of link, addr, route has a goroutine to wait for
-}
-
-func (s *subscription) close() {
-	close(s.done) // closes the sockets: each goroutine ends and closes its channel
-	if s.started[0] {
-		for range s.linkCh {
-		}
-	}
-	if s.started[1] {
-		for range s.addrCh {
-		}
-	}
-	if s.started[2] {
-		for range s.routeCh {
-		}
-	}
-}
-
-// subscribeOnce subscribes and serves events until a subscription ends or
-// ctx does. It reports whether the subscriptions were made.
+// subscribeOnce subscribes and serves events until the subscription ends
+// or ctx does. It reports whether the subscription was made.
 func (m *Monitor) subscribeOnce(ctx context.Context) bool {
-	sub := &subscription{
-		done:    make(chan struct{}),
-		linkCh:  make(chan netlink.LinkUpdate, 256),
-		addrCh:  make(chan netlink.AddrUpdate, 256),
-		routeCh: make(chan netlink.RouteUpdate, 256),
-	}
-	defer sub.close()
-	var nsp *netns.NsHandle
-	if m.ns.IsOpen() {
-		nsp = &m.ns
-	}
-	onErr := func(err error) {
-		select {
-		case <-sub.done:
-			// Closing a subscription fails its readers' receives: no news.
-		default:
-			if ctx.Err() == nil {
-				slog.Warn("netlink subscription error", "err", err)
-			}
-		}
-	}
 	force := !m.noForce.Load()
-	// Links seen before this subscription may be gone: the listing below
-	// starts the table again.
+	// Links seen before this subscription may be gone: the listing it
+	// asks for starts the table again.
 	m.mu.Lock()
 	m.links = map[int]linkInfo{}
 	m.lost = true
 	m.mu.Unlock()
-	if err := netlink.LinkSubscribeWithOptions(sub.linkCh, sub.done, netlink.LinkSubscribeOptions{
-		Namespace: nsp, ErrorCallback: onErr, ListExisting: true, ReceiveBufferSize: m.rcvbuf, ReceiveBufferForceSize: force,
-	}); err != nil {
+	s, err := subscribe(m.ns, m.rcvbuf, force)
+	if err != nil {
 		if force && errors.Is(err, unix.EPERM) {
 			// SO_RCVBUFFORCE needs CAP_NET_ADMIN, which a real agent has.
 			slog.Warn("netlink: cannot force the receive buffer size (no CAP_NET_ADMIN); net.core.rmem_max caps it, so bursts of events may overflow it", "bytes", m.rcvbuf)
 			m.noForce.Store(true)
 		}
-		onErr(fmt.Errorf("subscribing to link events: %w", err))
+		if ctx.Err() == nil {
+			slog.Warn("netlink subscription error", "err", fmt.Errorf("subscribing to link, address and route events: %w", err))
+		}
 		return false
 	}
-	sub.started[0] = true
-	if err := netlink.AddrSubscribeWithOptions(sub.addrCh, sub.done, netlink.AddrSubscribeOptions{
-		Namespace: nsp, ErrorCallback: onErr, ReceiveBufferSize: m.rcvbuf, ReceiveBufferForceSize: force,
-	}); err != nil {
-		onErr(fmt.Errorf("subscribing to address events: %w", err))
-		return false
-	}
-	sub.started[1] = true
-	if err := netlink.RouteSubscribeWithOptions(sub.routeCh, sub.done, netlink.RouteSubscribeOptions{
-		Namespace: nsp, ErrorCallback: onErr, ReceiveBufferSize: m.rcvbuf, ReceiveBufferForceSize: force,
-	}); err != nil {
-		onErr(fmt.Errorf("subscribing to route events: %w", err))
-		return false
-	}
-	sub.started[2] = true
+	defer s.close()
+	// Closing the socket ends a receive blocked in it.
+	defer context.AfterFunc(ctx, s.close)()
 	m.signal()
 	for {
-		select {
-		case <-ctx.Done():
+		b, err := s.receive()
+		if err != nil {
+			// ENOBUFS (the kernel dropped events), a truncated datagram,
+			// or the socket closed with ctx: subscribe again, or stop.
+			if ctx.Err() == nil {
+				slog.Warn("netlink subscription error", "err", fmt.Errorf("receiving: %w", err))
+			}
 			return true
-		case u, ok := <-sub.linkCh:
-			if !ok {
-				return true
+		}
+		m.onDatagram(b)
+	}
+}
+
+// onDatagram serves the messages of one datagram.
+func (m *Monitor) onDatagram(b []byte) {
+	it := messages{b}
+	for {
+		msg, ok, err := it.next()
+		if err != nil {
+			m.unreadable(err)
+			return
+		}
+		if !ok {
+			return
+		}
+		if msg.flags&unix.NLM_F_DUMP_INTR != 0 {
+			// Links changed during the listing; their events follow it.
+			slog.Warn("netlink subscription error", "err", "the link listing was interrupted by a change")
+		}
+		switch msg.typ {
+		case unix.RTM_NEWLINK, unix.RTM_DELLINK:
+			l, err := parseLink(msg.typ, msg.data)
+			if err != nil {
+				m.unreadable(err)
+				continue
 			}
-			m.onLink(u)
-		case u, ok := <-sub.addrCh:
-			if !ok {
-				return true
+			m.onLink(l)
+		case unix.RTM_NEWADDR, unix.RTM_DELADDR:
+			index, err := parseAddr(msg.data)
+			if err != nil {
+				m.unreadable(err)
+				continue
 			}
-			m.onIndex(u.LinkIndex)
-		case u, ok := <-sub.routeCh:
-			if !ok {
-				return true
+			m.onIndex(index)
+		case unix.RTM_NEWROUTE, unix.RTM_DELROUTE:
+			r, err := parseRoute(msg.data, m.hops)
+			if err != nil {
+				m.unreadable(err)
+				continue
 			}
-			m.onRoute(u)
+			m.hops = r.hops
+			m.onRoute(r)
+		case unix.NLMSG_ERROR:
+			if len(msg.data) >= 4 {
+				if e := int32(binary.NativeEndian.Uint32(msg.data[:4])); e != 0 {
+					slog.Warn("netlink subscription error", "err", fmt.Errorf("error message: %w", syscall.Errno(-e)))
+				}
+			}
 		}
 	}
 }
 
-func (m *Monitor) onLink(u netlink.LinkUpdate) {
-	a := u.Link.Attrs()
-	info := linkInfo{name: a.Name, kind: u.Link.Type()}
-	m.touch(a.Index)
+// unreadable handles a message the kernel sent that cannot be decoded: it
+// may have been about any link, so the next pass reads them all.
+func (m *Monitor) unreadable(err error) {
+	slog.Warn("netlink: an event could not be decoded; the next pass reads every link", "err", err)
 	m.mu.Lock()
-	old, known := m.links[a.Index]
+	m.lost = true
+	m.mu.Unlock()
+	m.signal()
+}
+
+func (m *Monitor) onLink(l linkMsg) {
+	m.mu.Lock()
+	m.touchLocked(l.index)
+	old, known := m.links[l.index]
+	// An event about a known link mostly repeats its name: keep the
+	// string rather than allocate another.
+	name := old.name
+	if !known || string(l.name) != name {
+		name = string(l.name)
+	}
+	info := linkInfo{name: name, kind: l.kind}
 	switch {
-	case u.IfInfomsg.Family == unix.AF_BRIDGE:
+	case l.family == unix.AF_BRIDGE:
 		// A bridge port notification: it carries no link kind (a VM's
 		// veth would read as a physical "device"), and its delete means
 		// the port left a bridge, not that the link is gone.
 		info.kind = old.kind // "" when unknown: only its name can match
-	case u.Header.Type == unix.RTM_DELLINK:
-		delete(m.links, a.Index)
+	case l.typ == unix.RTM_DELLINK:
+		delete(m.links, l.index)
 	default:
-		m.links[a.Index] = info
+		m.links[l.index] = info
 	}
 	m.mu.Unlock()
 	// A rename or a deletion matters if the old name did.
@@ -267,16 +262,16 @@ func (m *Monitor) onLink(u netlink.LinkUpdate) {
 }
 
 // onRoute counts a route event for its device, or for each hop's.
-func (m *Monitor) onRoute(u netlink.RouteUpdate) {
-	if len(u.MultiPath) == 0 {
-		m.onIndex(u.LinkIndex)
+func (m *Monitor) onRoute(r routeMsg) {
+	if len(r.hops) == 0 {
+		m.onIndex(r.index)
 		return
 	}
 	relevant := false
-	for _, nh := range u.MultiPath {
-		m.touch(nh.LinkIndex)
+	for _, idx := range r.hops {
 		m.mu.Lock()
-		info, known := m.links[nh.LinkIndex]
+		m.touchLocked(idx)
+		info, known := m.links[idx]
 		m.mu.Unlock()
 		relevant = relevant || !known || m.filter(info.name, info.kind)
 	}
@@ -284,8 +279,8 @@ func (m *Monitor) onRoute(u netlink.RouteUpdate) {
 }
 
 func (m *Monitor) onIndex(index int) {
-	m.touch(index)
 	m.mu.Lock()
+	m.touchLocked(index)
 	info, known := m.links[index]
 	m.mu.Unlock()
 	m.count(!known || m.filter(info.name, info.kind))
