@@ -18,9 +18,11 @@ const maxScoped = 128
 
 // ObserveScoped is the read of an event pass. It reads again only the
 // links in s (by index and by name, with their addresses, routes and
-// bridge VLANs, each asked of the kernel for that link alone) and takes
-// every other link from the last read: a node with a thousand VM ports
-// pays for the few links that changed, not for the thousand.
+// bridge VLANs, each asked of the kernel for that link alone; s.Names's
+// as links only while they are as last read, see hoststate.Scope) and
+// takes every other link from the last read, sharing what did not change
+// (scopedmerge.go): a node with a thousand VM ports pays for the few
+// links that changed, not for the thousand.
 //
 // That is exact as long as every change since the last read is in
 // s.Changed, which the netlink monitor guarantees while it has lost no
@@ -32,7 +34,7 @@ func (h *Host) ObserveScoped(s hoststate.Scope) (*hoststate.State, error) {
 	h.mu.Lock()
 	last := h.last
 	h.mu.Unlock()
-	if last == nil || len(s.Changed)+len(s.Names) > maxScoped {
+	if last == nil || len(s.Changed)+len(s.Names)+len(s.Touched) > maxScoped {
 		return h.Observe()
 	}
 	sr, err := h.strictReader()
@@ -48,8 +50,8 @@ func (h *Host) ObserveScoped(s hoststate.Scope) (*hoststate.State, error) {
 }
 
 // remember keeps st as the base of the next scoped read. States are never
-// changed once built (a scoped read copies what it keeps), so st may also
-// be in the caller's hands.
+// changed once built (a scoped read shares what did not change and copies
+// what did), so st may also be in the caller's hands.
 func (h *Host) remember(st *hoststate.State) {
 	h.mu.Lock()
 	h.last = st
@@ -57,57 +59,74 @@ func (h *Host) remember(st *hoststate.State) {
 }
 
 // fresh is one link read again: gone when the kernel no longer has it.
+// Only a whole one has its addresses, routes and bridge VLANs read again;
+// the others take them from the last read (see ObserveScoped).
 type fresh struct {
 	link   hoststate.Link
 	active int // a bond's active slave, by index
 	gone   bool
+	whole  bool
 }
 
 func (h *Host) observeScoped(sr *strictReader, last *hoststate.State, s hoststate.Scope) (*hoststate.State, error) {
 	read := map[int]*fresh{}
-	keep := func(l netlink.Link) {
-		f := &fresh{link: toLink(l)}
+	keep := func(l netlink.Link, whole bool) {
+		f := &fresh{link: toLink(l), whole: whole}
 		f.active = bondParts(l, &f.link)
 		read[f.link.Index] = f
 	}
-	readIndex := func(idx int) error {
-		if _, done := read[idx]; done || idx <= 0 {
+	readIndex := func(idx int, whole bool) error {
+		if f, done := read[idx]; done || idx <= 0 {
+			if done {
+				f.whole = f.whole || whole
+			}
 			return nil
 		}
 		l, err := sr.nl.LinkByIndex(idx)
 		if err != nil {
 			if isNotFound(err) {
-				read[idx] = &fresh{gone: true}
+				read[idx] = &fresh{gone: true, whole: true}
 				return nil
 			}
 			return fmt.Errorf("reading link %d: %w", idx, err)
 		}
-		keep(l)
+		keep(l, whole)
 		return nil
 	}
 	for _, idx := range s.Changed {
-		if err := readIndex(idx); err != nil {
+		if err := readIndex(idx, true); err != nil {
 			return nil, err
 		}
 	}
 	// By name: what holds the name now, which may be a link the last read
 	// did not have yet (a bridge just created) or another index than then;
 	// then the link that had the name, if another, for what became of it.
-	for _, name := range append(slices.Clone(s.Names), newBridgeName) {
+	byName := func(name string, whole bool) error {
 		l, err := sr.nl.LinkByName(name)
 		switch {
 		case isNotFound(err):
 		case err != nil:
-			return nil, fmt.Errorf("reading link %s: %w", name, err)
+			return fmt.Errorf("reading link %s: %w", name, err)
 		default:
-			if _, done := read[l.Attrs().Index]; !done {
-				keep(l)
+			if f, done := read[l.Attrs().Index]; !done {
+				keep(l, whole)
+			} else {
+				f.whole = f.whole || whole
 			}
 		}
 		if cached, ok := last.Link(name); ok {
-			if err := readIndex(cached.Index); err != nil {
-				return nil, err
-			}
+			return readIndex(cached.Index, whole)
+		}
+		return nil
+	}
+	for _, name := range s.Touched {
+		if err := byName(name, true); err != nil {
+			return nil, err
+		}
+	}
+	for _, name := range append(slices.Clone(s.Names), newBridgeName) {
+		if err := byName(name, false); err != nil {
+			return nil, err
 		}
 	}
 	// A bond read again names its active slave and sets its slaves'
@@ -118,34 +137,44 @@ func (h *Host) observeScoped(sr *strictReader, last *hoststate.State, s hoststat
 		}
 		for _, l := range last.Links {
 			if l.MasterIndex == f.link.Index {
-				if err := readIndex(l.Index); err != nil {
+				if err := readIndex(l.Index, false); err != nil {
 					return nil, err
 				}
 			}
 		}
 	}
-
-	st := &hoststate.State{}
-	byIndex := map[int]*hoststate.Link{} // the links read again only
-	freshNames := map[string]bool{}
-	for _, f := range read {
-		if !f.gone {
-			freshNames[f.link.Name] = true
-		}
-	}
-	var again []hoststate.Link
-	var ports, alive []int
+	// A link read by name only is read whole when it is not as the last
+	// read had it: new, renamed, moved, or changed in a way that changes
+	// its addresses (up, down) or VLANs (a new master), whose events may
+	// still be on their way. Otherwise its addresses, routes and VLANs
+	// are the last read's: every change to them since then is an event
+	// naming it, so it would be in s.Changed.
+	var whole, alive []int
 	for idx, f := range read {
-		if !f.gone {
-			alive = append(alive, idx)
+		if !f.whole && !f.gone {
+			if was, ok := last.LinkByIndex(idx); ok && sameLink(was, f.link) {
+				f.link.Addrs = was.Addrs
+			} else {
+				f.whole = true
+			}
+		}
+		if f.whole {
+			whole = append(whole, idx)
+			if !f.gone {
+				alive = append(alive, idx)
+			}
 		}
 	}
 	addrs, err := sr.addrsOf(alive)
 	if err != nil {
 		return nil, fmt.Errorf("listing addresses: %w", err)
 	}
+	var again []hoststate.Link
 	for idx, f := range read {
-		if f.gone {
+		if f.gone || !f.whole {
+			if !f.gone {
+				again = append(again, f.link)
+			}
 			continue
 		}
 		a, ok := addrs[idx]
@@ -155,114 +184,49 @@ func (h *Host) observeScoped(sr *strictReader, last *hoststate.State, s hoststat
 		}
 		f.link.Addrs = a
 		again = append(again, f.link)
-		if f.link.MasterIndex != 0 {
-			ports = append(ports, idx)
-		}
 	}
 	slices.SortFunc(again, func(a, b hoststate.Link) int { return a.Index - b.Index })
-	// Both lists are sorted by index: merge them (a thousand VM ports
-	// make sorting the whole list the costliest part of the pass).
-	st.Links = make([]hoststate.Link, 0, len(last.Links)+len(again))
-	for _, l := range last.Links {
-		for len(again) > 0 && again[0].Index < l.Index {
-			st.Links, again = append(st.Links, again[0]), again[1:]
-		}
-		// A cached link that another now holds the name of was renamed
-		// or deleted in a way whose event is still on its way.
-		if _, reread := read[l.Index]; !reread && !freshNames[l.Name] {
-			st.Links = append(st.Links, l)
-		}
-	}
-	st.Links = append(st.Links, again...)
+	byIndex := map[int]*hoststate.Link{} // the links read again only
 	active := map[int]int{}
-	for i := range st.Links {
-		if f, reread := read[st.Links[i].Index]; reread {
-			byIndex[st.Links[i].Index] = &st.Links[i]
-			active[st.Links[i].Index] = f.active
-		}
+	for i := range again {
+		byIndex[again[i].Index] = &again[i]
+		active[again[i].Index] = read[again[i].Index].active
 	}
 	h.hw.fillSome(byIndex)
 	if err := h.fillBonds(byIndex, active); err != nil {
 		return nil, err
 	}
 
-	// The kernel drops an IPv4 multipath route whole when one hop's
-	// device goes, without a word about the other hops' devices: their
-	// routes are read again with the link whose route they shared (only
-	// gatewayed IPv4 routes can be such hops; every link's fe80::/64
-	// would otherwise tie all links together).
-	routesOf := map[int]bool{}
-	for idx := range read {
-		routesOf[idx] = true
+	st := &hoststate.State{}
+	freshNames := map[string]bool{}
+	for i := range again {
+		freshNames[again[i].Name] = true
 	}
-	shared := map[routeKey]bool{}
-	for _, r := range last.Routes {
-		if routesOf[r.LinkIndex] && multipathHop(r) {
-			shared[keyOf(r)] = true
-		}
-	}
-	for _, r := range last.Routes {
-		if multipathHop(r) && shared[keyOf(r)] {
-			routesOf[r.LinkIndex] = true
-		}
-	}
-	for _, r := range last.Routes {
-		if !routesOf[r.LinkIndex] {
-			st.Routes = append(st.Routes, r)
-		}
-	}
-	// The tables the last read found routes in: a route in a table new
-	// since then waits for the next full read (the periodic resync).
-	tables := []int{unix.RT_TABLE_MAIN}
-	for _, r := range last.Routes {
-		if !slices.Contains(tables, r.Table) && r.Table != unix.RT_TABLE_LOCAL && r.Table != unix.RT_TABLE_UNSPEC {
-			tables = append(tables, r.Table)
-		}
-	}
-	var want []int
-	for idx := range routesOf {
-		if f := read[idx]; f == nil || !f.gone {
-			want = append(want, idx)
-		}
-	}
-	routes, err := sr.routesOf(want, tables)
-	if err != nil {
-		return nil, fmt.Errorf("listing routes: %w", err)
-	}
-	for _, rs := range routes {
-		st.Routes = append(st.Routes, rs...)
-	}
+	mergeLinks(st, last, again, read, freshNames)
 
-	st.PortVLANs = map[string][]hoststate.VLAN{}
-	stale := map[string]bool{}
-	for idx := range read {
-		if l, ok := last.LinkByIndex(idx); ok {
-			stale[l.Name] = true
+	var ports []int
+	for _, idx := range whole {
+		if l := byIndex[idx]; l != nil && l.MasterIndex != 0 {
+			ports = append(ports, idx)
 		}
 	}
-	for name, v := range last.PortVLANs {
-		if !stale[name] && !freshNames[name] {
-			st.PortVLANs[name] = v
-		}
+	if err := mergeRoutes(sr, st, last, read); err != nil {
+		return nil, err
 	}
-	// Without RTM_GETVLAN a port's VLANs come only with a dump of every
-	// port; where no bridge filters VLANs there are none to read (this is
-	// also a kernel without CONFIG_BRIDGE_VLAN_FILTERING).
-	if len(ports) > 0 && (!h.vlanDBRefused.Load() || slices.ContainsFunc(st.Links, filtersVLANs)) {
-		vl, err := h.readVLANs(ports)
-		if err != nil {
-			return nil, err
-		}
-		for idx, v := range vl {
-			if l := byIndex[idx]; l != nil && l.MasterIndex != 0 && len(v) > 0 {
-				st.PortVLANs[l.Name] = v
-			}
-		}
+	if err := h.mergeVLANs(st, last, read, byIndex, ports); err != nil {
+		return nil, err
 	}
 	h.mu.Lock()
 	h.netfilter.copyTo(st)
 	h.mu.Unlock()
 	return st, nil
+}
+
+// sameLink reports whether a link read by name is as the last read had it
+// in what its addresses and VLANs depend on.
+func sameLink(was, now hoststate.Link) bool {
+	return was.Name == now.Name && was.Type == now.Type && was.MasterIndex == now.MasterIndex && was.AdminUp == now.AdminUp &&
+		was.OperState == now.OperState && was.Carrier == now.Carrier && was.MTU == now.MTU && was.MAC == now.MAC
 }
 
 func filtersVLANs(l hoststate.Link) bool { return l.VLANFiltering != nil && *l.VLANFiltering }

@@ -16,7 +16,8 @@ import (
 // A scoped read given the links that changed must be exactly what a full
 // read says, on the real kernel, through every kind of change an event
 // pass meets: addresses, links created, deleted and renamed, multipath
-// routes, MTU, a bridge deleted under its ports. Two hosts on one
+// routes, MTU, a bridge deleted under its ports, the bridge's own
+// addresses and routes (read again only when named). Two hosts on one
 // namespace: one only ever reads scoped after its first read, the other
 // reads everything, so no full read can mend a wrong scoped one.
 func TestObserveScopedMatchesFullRead(t *testing.T) {
@@ -71,8 +72,25 @@ func TestObserveScopedMatchesFullRead(t *testing.T) {
 		what    string
 		change  func() []int // makes the change, returns the links it touched
 		extra   []string     // names read besides the reconciler's own
+		touched []string     // names the pass itself changed
 		noMatch bool         // the scope misses a change on purpose
 	}{
+		// The reconciler's own links are read again as links on every
+		// pass, and whole only when an event named them, the pass
+		// changed them, or they are not as last read: a change to their
+		// addresses or routes that no event named is missed (the
+		// monitor names the link of every address and route event).
+		// First, while no earlier step has named the bridge.
+		{what: "an address on the bridge, not named", noMatch: true, change: func() []int {
+			n.IP(t, "addr", "add", "192.0.2.20/24", "dev", "br0")
+			return nil
+		}},
+		{what: "the address on the bridge, changed by the pass", touched: []string{"br0"}, change: func() []int { return nil }},
+		{what: "a route on the bridge, not named", noMatch: true, change: func() []int {
+			n.IP(t, "route", "add", "10.20.0.0/16", "via", "192.0.2.1", "dev", "br0")
+			return nil
+		}},
+		{what: "the route on the bridge, named", change: func() []int { return []int{idx("br0")} }},
 		{what: "an address on a VM port", change: func() []int {
 			n.IP(t, "addr", "add", "10.9.9.9/24", "dev", "vm2")
 			return []int{idx("vm2")}
@@ -99,11 +117,18 @@ func TestObserveScopedMatchesFullRead(t *testing.T) {
 		}},
 		{what: "a multipath route", change: func() []int {
 			n.IP(t, "route", "add", "203.0.113.0/24", "nexthop", "via", "192.0.2.2", "dev", "br0", "nexthop", "via", "198.51.100.2", "dev", "other2")
-			return []int{idx("other2")}
+			return []int{idx("other2"), idx("br0")} // the monitor names every hop's link
 		}},
 		{what: "an MTU", change: func() []int {
 			n.IP(t, "link", "set", "nic0", "mtu", "1400")
 			return nil // nic0 is one of the reconciler's names
+		}},
+		{what: "an address on an uplink that went down, by name only", change: func() []int {
+			// Down takes its IPv6 link-local address and route: a link
+			// not as last read is read whole. Its peer's carrier follows,
+			// and events name the peer.
+			n.IP(t, "link", "set", "nic0", "down")
+			return []int{idx("nic0p")}
 		}},
 		{what: "a bridge created by name only", extra: []string{"br1"}, change: func() []int {
 			n.IP(t, "link", "add", "br1", "type", "bridge")
@@ -131,7 +156,7 @@ func TestObserveScopedMatchesFullRead(t *testing.T) {
 		var diff string
 		deadline := time.Now().Add(5 * time.Second)
 		for {
-			got, err := scoped.ObserveScoped(hoststate.Scope{Changed: touched, Names: append(slices.Clone(names), s.extra...)})
+			got, err := scoped.ObserveScoped(hoststate.Scope{Changed: touched, Touched: s.touched, Names: append(slices.Clone(names), s.extra...)})
 			if err != nil {
 				t.Fatalf("%s: scoped read: %v", s.what, err)
 			}
@@ -155,7 +180,7 @@ func TestObserveScopedMatchesFullRead(t *testing.T) {
 
 // normalize orders what the kernel returns in no particular order.
 func normalize(st *hoststate.State) *hoststate.State {
-	out := *st
+	out := st.Copy()
 	out.Links = slices.Clone(st.Links)
 	for i := range out.Links {
 		out.Links[i].Addrs = slices.Clone(out.Links[i].Addrs)
@@ -171,7 +196,7 @@ func normalize(st *hoststate.State) *hoststate.State {
 	if len(out.PortVLANs) == 0 {
 		out.PortVLANs = nil
 	}
-	return &out
+	return out
 }
 
 func stateDiff(got, want *hoststate.State) string {

@@ -4,7 +4,7 @@ import (
 	"net/netip"
 	"slices"
 	"sort"
-	"strings"
+	"sync/atomic"
 )
 
 // State is one observation of the host.
@@ -26,6 +26,11 @@ type State struct {
 	DHCPBackend string
 	// Doctor is what the host network doctor reads, nil until read.
 	Doctor *Doctor
+
+	// idx finds links without scanning Links (index.go): a *linkIndex,
+	// in an atomic.Value rather than an atomic.Pointer so that a State
+	// may still be copied (the copy checks the index is its own).
+	idx atomic.Value
 }
 
 // Link is one network interface.
@@ -135,20 +140,16 @@ const (
 
 // Link returns the link with that name.
 func (s *State) Link(name string) (Link, bool) {
-	for _, l := range s.Links {
-		if l.Name == name {
-			return l, true
-		}
+	if i, ok := s.index().byName[name]; ok {
+		return s.Links[i], true
 	}
 	return Link{}, false
 }
 
 // LinkByIndex returns the link with that index.
 func (s *State) LinkByIndex(index int) (Link, bool) {
-	for _, l := range s.Links {
-		if l.Index == index {
-			return l, true
-		}
+	if i, ok := s.index().byIndex[index]; ok {
+		return s.Links[i], true
 	}
 	return Link{}, false
 }
@@ -159,24 +160,7 @@ func (s *State) Ports(master string) []Link {
 	if !ok {
 		return nil
 	}
-	// Sorted by position, then copied once: a bridge with a thousand VM
-	// ports is asked for them several times a pass, and sorting the
-	// links themselves moves kilobytes per swap.
-	var at []int
-	for i := range s.Links {
-		if s.Links[i].MasterIndex == m.Index {
-			at = append(at, i)
-		}
-	}
-	if len(at) == 0 {
-		return nil
-	}
-	slices.SortFunc(at, func(a, b int) int { return strings.Compare(s.Links[a].Name, s.Links[b].Name) })
-	out := make([]Link, len(at))
-	for i, j := range at {
-		out[i] = s.Links[j]
-	}
-	return out
+	return s.at(s.index().ports[m.Index])
 }
 
 // Uppers returns the VLAN, macvlan and ipvlan links stacked on the link
@@ -219,10 +203,16 @@ func (l Link) GlobalAddrs() []Addr {
 
 // Scope is what an event pass reads of the host again; everything else is
 // taken from the last read. Changed are the links (by index) that netlink
-// events named since then, Names the links the pass must see as they are
-// now whatever the events said: harvnet's own (bridge, bond, uplinks) and
-// what the pass itself just changed, whose events may still be on their way.
+// events named since then, read whole: the link, its addresses, routes
+// and bridge VLANs. Touched are links the pass itself changed, whose
+// events may still be on their way: read whole too, by name. Names are
+// harvnet's own links (bridge, bond, uplinks), which the pass must see as
+// they are now whatever the events said: each is read again as a link,
+// and whole only when it is not as the last read had it (new, renamed,
+// moved, up or down); else its addresses, routes and VLANs are the last
+// read's, which every change to them since would have named in Changed.
 type Scope struct {
 	Changed []int
+	Touched []string
 	Names   []string
 }

@@ -317,7 +317,9 @@ func mtuActions(in Input) []Action {
 		for _, p := range releasable(in) {
 			releasing[p.Name] = true
 		}
-		for _, p := range in.Host.Ports(br.Name) {
+		// Only the ports without the MTU: a node's VM ports already have
+		// it but for the few that changed (mtuActionsScan looks at all).
+		for _, p := range in.Host.PortsWithoutMTU(br.Name, m) {
 			if !uplinks[p.Name] && !releasing[p.Name] {
 				set(&vms, p)
 			}

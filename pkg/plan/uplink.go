@@ -57,23 +57,29 @@ func releaseUplink(in Input, p hoststate.Link) []Action {
 // A NIC that lost its bridge under harvnet is releasable too while harvnet
 // still carries its configuration, so that it gets its addresses back.
 func releasable(in Input) []hoststate.Link {
-	known := map[string]bool{}
-	for _, n := range in.Enslaved {
-		known[n] = true
-	}
 	var out []hoststate.Link
-	isPort := map[string]bool{}
-	for _, p := range in.Host.Ports(in.Desired.Bridge) {
-		isPort[p.Name] = true
-		if bondHandles(in, p) {
-			continue
-		}
-		if known[p.Name] || in.Foreign == "" && (p.Type == "device" || p.Type == "bond") {
+	seen := map[string]bool{}
+	keep := func(p hoststate.Link) {
+		if !seen[p.Name] && !bondHandles(in, p) {
+			seen[p.Name] = true
 			out = append(out, p)
 		}
 	}
+	// The ports harvnet knows and, on its own bridge, the physical NICs
+	// and bonds among them: found by name and by kind, not by looking at
+	// every VM port (releasableScan is the same by a scan of every port).
+	for _, n := range in.Enslaved {
+		if l, ok := in.Host.Link(n); ok && in.Host.IsPortOf(n, in.Desired.Bridge) {
+			keep(l)
+		}
+	}
+	if in.Foreign == "" {
+		for _, p := range in.Host.PortsOfType(in.Desired.Bridge, "device", "bond") {
+			keep(p)
+		}
+	}
 	for name, c := range in.Carried {
-		if l, ok := in.Host.Link(name); ok && !isPort[name] && name != in.Desired.Uplink && !c.empty() && !bondHandles(in, l) {
+		if l, ok := in.Host.Link(name); ok && !in.Host.IsPortOf(name, in.Desired.Bridge) && name != in.Desired.Uplink && !c.empty() && !bondHandles(in, l) {
 			out = append(out, l)
 		}
 	}

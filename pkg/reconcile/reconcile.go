@@ -128,14 +128,13 @@ func (r *Reconciler) observe(in desired.Input, changed []int, res *Result) (*hos
 	if !ok || changed == nil {
 		return r.host.Observe()
 	}
-	return sh.ObserveScoped(hoststate.Scope{Changed: changed, Names: r.ownNames(in, res)})
+	return sh.ObserveScoped(hoststate.Scope{Changed: changed, Names: r.ownNames(in), Touched: touched(res)})
 }
 
 // ownNames are the links an event pass reads whatever the events said:
 // the bridge, the bond, the uplinks however the spec names them and as
-// they last resolved, the NICs the state file records, and every link the
-// pass has changed so far (their events may not have arrived yet).
-func (r *Reconciler) ownNames(in desired.Input, res *Result) []string {
+// they last resolved, and the NICs the state file records.
+func (r *Reconciler) ownNames(in desired.Input) []string {
 	names := []string{r.opts.BridgeName, r.opts.Bond(), in.Spec.Network.NIC}
 	if u := in.Spec.Network.Uplink; u != nil {
 		for _, n := range u.NICs {
@@ -146,9 +145,20 @@ func (r *Reconciler) ownNames(in desired.Input, res *Result) []string {
 		names = append(names, n.Name)
 	}
 	names = append(names, r.uplinks.names()...)
+	return sortedNames(names)
+}
+
+// touched are the links the pass has changed so far: read whole, their
+// events may not have arrived yet.
+func touched(res *Result) []string {
+	var names []string
 	for _, a := range res.Applied {
 		names = append(names, a.Link, a.Master, a.Owner)
 	}
+	return sortedNames(names)
+}
+
+func sortedNames(names []string) []string {
 	slices.Sort(names)
 	names = slices.Compact(names)
 	if len(names) > 0 && names[0] == "" {

@@ -124,15 +124,11 @@ func (r *uplinkRecord) carry(a plan.Action) error {
 // releasing the NIC and removing the copies).
 func (r *uplinkRecord) prune(host *hoststate.State, d desired.State) {
 	r.follow(host)
-	ports := map[string]bool{}
-	for _, p := range host.Ports(d.Bridge) {
-		ports[p.Name] = true
-	}
 	br, _ := host.Link(d.Bridge)
 	brRoutes := host.RoutesOf(d.Bridge)
 	changed := false
 	for n, c := range r.uplinks {
-		if ports[n] || n == d.Uplink {
+		if host.IsPortOf(n, d.Bridge) || n == d.Uplink {
 			continue
 		}
 		if l, ok := host.Link(n); ok && !holdsAll(l, c.Addrs) {
