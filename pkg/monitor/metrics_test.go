@@ -26,12 +26,12 @@ func TestMonitorCountsEvents(t *testing.T) {
 	m.WithMetrics(met)
 	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: "br0", Index: 5}}
 	vm := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "vm1", Index: 9}}
-	m.onLink(linkUpdate(unix.RTM_NEWLINK, unix.AF_UNSPEC, br))                                                                   // managed
-	m.onLink(linkUpdate(unix.RTM_NEWLINK, unix.AF_UNSPEC, vm))                                                                   // ignored
-	m.onLink(linkUpdate(unix.RTM_NEWLINK, unix.AF_BRIDGE, &netlink.Device{LinkAttrs: netlink.LinkAttrs{Name: "vm1", Index: 9}})) // a port notification: no kind, ignored
-	m.onIndex(9)                                                                                                                 // the VM's address: ignored
-	m.onIndex(5)                                                                                                                 // the bridge's route: managed
-	m.onIndex(42)                                                                                                                // an unknown link: counted as managed, to be safe
+	m.onLink(linkUpdate(unix.RTM_NEWLINK, unix.AF_UNSPEC, br), true)                                                                   // managed
+	m.onLink(linkUpdate(unix.RTM_NEWLINK, unix.AF_UNSPEC, vm), true)                                                                   // ignored
+	m.onLink(linkUpdate(unix.RTM_NEWLINK, unix.AF_BRIDGE, &netlink.Device{LinkAttrs: netlink.LinkAttrs{Name: "vm1", Index: 9}}), true) // a port notification: no kind, ignored
+	m.onIndex(9)                                                                                                                       // the VM's address: ignored
+	m.onIndex(5)                                                                                                                       // the bridge's route: managed
+	m.onIndex(42)                                                                                                                      // an unknown link: counted as managed, to be safe
 	if got := testutil.ToFloat64(met.NetlinkEvents); got != 6 {
 		t.Errorf("events %v, want 6", got)
 	}

@@ -158,6 +158,12 @@ func (m *Monitor) subscribeOnce(ctx context.Context) bool {
 		return false
 	}
 	defer s.close()
+	// A Take since the flag was set above may have come before the socket
+	// listened: what changed in between has no event, so the next pass
+	// still reads everything.
+	m.mu.Lock()
+	m.lost = true
+	m.mu.Unlock()
 	// Closing the socket ends a receive blocked in it.
 	defer context.AfterFunc(ctx, s.close)()
 	m.signal()
@@ -198,7 +204,11 @@ func (m *Monitor) onDatagram(b []byte) {
 				m.unreadable(err)
 				continue
 			}
-			m.onLink(l)
+			// A reply to the listing (NLM_F_MULTI, which no notification
+			// has) is not a change: the Take after a subscription says
+			// "all" anyway, and a change during the listing has its own
+			// event.
+			m.onLink(l, msg.flags&unix.NLM_F_MULTI == 0)
 		case unix.RTM_NEWADDR, unix.RTM_DELADDR:
 			index, err := parseAddr(msg.data)
 			if err != nil {
@@ -234,9 +244,13 @@ func (m *Monitor) unreadable(err error) {
 	m.signal()
 }
 
-func (m *Monitor) onLink(l linkMsg) {
+// onLink keeps the table of links and counts the event; changed says it
+// names the link for the next Take.
+func (m *Monitor) onLink(l linkMsg, changed bool) {
 	m.mu.Lock()
-	m.touchLocked(l.index)
+	if changed {
+		m.touchLocked(l.index)
+	}
 	old, known := m.links[l.index]
 	// An event about a known link mostly repeats its name: keep the
 	// string rather than allocate another.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
+	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
 
@@ -354,5 +355,25 @@ func TestMessages(t *testing.T) {
 				t.Errorf("%d bytes with length %d: no error", len(bad), binary.NativeEndian.Uint32(bad[0:4]))
 			}
 		}()
+	}
+}
+
+// A reply to the monitor's listing of links (NLM_F_MULTI) fills its table
+// but names no link for Take: it is not a change, and the Take after a
+// subscription says "all" anyway. A notification of the same link does.
+func TestListingIsNotAChange(t *testing.T) {
+	m := New(netns.None(), func(name, kind string) bool { return name == "br0" })
+	listed := linkMessage(unix.RTM_NEWLINK, unix.AF_UNSPEC, 3, name("br0"), linkinfo("bridge"))
+	binary.NativeEndian.PutUint16(listed[6:8], unix.NLM_F_MULTI)
+	m.onDatagram(listed)
+	if got := m.KnownLinks(); got[3] != "br0" {
+		t.Fatalf("the listing left the table %v, want br0 at 3", got)
+	}
+	if changed, _ := m.Take(); len(changed) != 0 {
+		t.Errorf("Take after the listing names %v, want nothing", changed)
+	}
+	m.onDatagram(linkMessage(unix.RTM_NEWLINK, unix.AF_UNSPEC, 3, name("br0"), linkinfo("bridge")))
+	if changed, _ := m.Take(); !slices.Equal(changed, []int{3}) {
+		t.Errorf("Take after a notification names %v, want [3]", changed)
 	}
 }
