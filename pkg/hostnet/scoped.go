@@ -202,7 +202,7 @@ func (h *Host) observeScoped(sr *strictReader, last *hoststate.State, s hoststat
 	for i := range again {
 		freshNames[again[i].Name] = true
 	}
-	mergeLinks(st, last, again, read, freshNames)
+	changed, kept := mergeLinks(st, last, again, read, freshNames)
 
 	var ports []int
 	for _, idx := range whole {
@@ -215,6 +215,11 @@ func (h *Host) observeScoped(sr *strictReader, last *hoststate.State, s hoststat
 	}
 	if err := h.mergeVLANs(st, last, read, byIndex, ports); err != nil {
 		return nil, err
+	}
+	if kept {
+		st.ShareIndex(last, changed)
+	} else {
+		st.ShareRouteIndex(last)
 	}
 	h.mu.Lock()
 	h.netfilter.copyTo(st)

@@ -19,10 +19,10 @@ import (
 // for the thousand.
 
 // mergeLinks puts the links read again (again, sorted by index) into the
-// last read's list.
-func mergeLinks(st, last *hoststate.State, again []hoststate.Link, read map[int]*fresh, freshNames map[string]bool) {
+// last read's list. It returns, when the list kept its links and their
+// order, the positions of those that changed.
+func mergeLinks(st, last *hoststate.State, again []hoststate.Link, read map[int]*fresh, freshNames map[string]bool) (changed []int, kept bool) {
 	if pos, ok := inPlace(last, again, read, freshNames); ok {
-		var changed []int
 		for i, p := range pos {
 			if !reflect.DeepEqual(last.Links[p], again[i]) {
 				changed = append(changed, p)
@@ -35,8 +35,7 @@ func mergeLinks(st, last *hoststate.State, again []hoststate.Link, read map[int]
 				st.Links[p] = again[i]
 			}
 		}
-		st.ShareIndex(last, changed)
-		return
+		return changed, true
 	}
 	// Both lists are sorted by index: merge them (a thousand VM ports
 	// make sorting the whole list the costliest part of the pass).
@@ -52,6 +51,7 @@ func mergeLinks(st, last *hoststate.State, again []hoststate.Link, read map[int]
 		}
 	}
 	st.Links = append(st.Links, again...)
+	return nil, false
 }
 
 // inPlace returns where each link read again is in the last read's list,
@@ -94,16 +94,12 @@ func mergeRoutes(sr *strictReader, st, last *hoststate.State, read map[int]*fres
 	// routes are read again with the link whose route they shared (only
 	// gatewayed IPv4 routes can be such hops; every link's fe80::/64
 	// would otherwise tie all links together).
-	// The tables the last read found routes in: a route in a table new
-	// since then waits for the next full read (the periodic resync).
 	shared := map[routeKey]bool{}
-	tables := []int{unix.RT_TABLE_MAIN}
-	for _, r := range last.Routes {
-		if routesOf[r.LinkIndex] && multipathHop(r) {
-			shared[keyOf(r)] = true
-		}
-		if !slices.Contains(tables, r.Table) && r.Table != unix.RT_TABLE_LOCAL && r.Table != unix.RT_TABLE_UNSPEC {
-			tables = append(tables, r.Table)
+	for idx := range routesOf {
+		for _, r := range last.RoutesOfIndex(idx) {
+			if multipathHop(r) {
+				shared[keyOf(r)] = true
+			}
 		}
 	}
 	if len(shared) > 0 {
@@ -111,6 +107,14 @@ func mergeRoutes(sr *strictReader, st, last *hoststate.State, read map[int]*fres
 			if multipathHop(r) && shared[keyOf(r)] {
 				routesOf[r.LinkIndex] = true
 			}
+		}
+	}
+	// The tables the last read found routes in: a route in a table new
+	// since then waits for the next full read (the periodic resync).
+	tables := []int{unix.RT_TABLE_MAIN}
+	for _, t := range last.RouteTables() {
+		if !slices.Contains(tables, t) && t != unix.RT_TABLE_LOCAL && t != unix.RT_TABLE_UNSPEC {
+			tables = append(tables, t)
 		}
 	}
 	var want []int
@@ -123,15 +127,9 @@ func mergeRoutes(sr *strictReader, st, last *hoststate.State, read map[int]*fres
 	if err != nil {
 		return fmt.Errorf("listing routes: %w", err)
 	}
-	was := map[int][]hoststate.Route{}
-	for _, r := range last.Routes {
-		if routesOf[r.LinkIndex] {
-			was[r.LinkIndex] = append(was[r.LinkIndex], r)
-		}
-	}
 	same := true
 	for idx := range routesOf {
-		same = same && slices.Equal(was[idx], routes[idx])
+		same = same && slices.Equal(last.RoutesOfIndex(idx), routes[idx])
 	}
 	if same {
 		st.Routes = last.Routes

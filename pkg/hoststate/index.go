@@ -75,12 +75,14 @@ func buildIndex(links []Link) *linkIndex {
 	return x
 }
 
-// ShareIndex lets s use from's index, built or not yet, when s.Links is
-// from.Links with at most the links at positions replaced changed in
-// anything but their index, name, master, kind and MTU: what the index
-// knows of them. A scoped read whose few re-read links are as they were
-// then costs no new index. It reports whether s took it.
+// ShareIndex lets s use from's indexes where they hold for s: its link
+// index when s.Links is from.Links with at most the links at positions
+// replaced changed in anything but their index, name, master, kind and
+// MTU (what the index knows of them), its route index when s.Routes is
+// from.Routes. A scoped read whose few re-read links are as they were
+// then builds no new index. It reports whether s took the link index.
 func (s *State) ShareIndex(from *State, replaced []int) bool {
+	s.ShareRouteIndex(from)
 	x := from.loadIndex()
 	if !x.validFor(from.Links) || len(s.Links) != len(from.Links) {
 		return false
@@ -175,3 +177,61 @@ func (s *State) Copy() *State {
 		Forward: s.Forward, DHCPRules: s.DHCPRules, DHCPBackend: s.DHCPBackend, Doctor: s.Doctor}
 	return out
 }
+
+// routeIndex holds the positions of each link's routes in one Routes
+// slice (base, n), as linkIndex does for Links.
+type routeIndex struct {
+	base   *Route
+	n      int
+	ofLink map[int][]int
+	tables []int // as first found in Routes
+}
+
+func (x *routeIndex) validFor(routes []Route) bool {
+	return x != nil && x.n == len(routes) && (x.n == 0 || x.base == &routes[0])
+}
+
+// ShareRouteIndex lets s use from's route index when s.Routes is
+// from.Routes (see ShareIndex).
+func (s *State) ShareRouteIndex(from *State) {
+	if r := from.loadRouteIndex(); r.validFor(from.Routes) && r.validFor(s.Routes) {
+		s.ridx.Store(r)
+	}
+}
+
+func (s *State) loadRouteIndex() *routeIndex {
+	x, _ := s.ridx.Load().(*routeIndex)
+	return x
+}
+
+func (s *State) routeIndex() *routeIndex {
+	if x := s.loadRouteIndex(); x.validFor(s.Routes) {
+		return x
+	}
+	x := &routeIndex{n: len(s.Routes), ofLink: map[int][]int{}}
+	if len(s.Routes) > 0 {
+		x.base = &s.Routes[0]
+	}
+	for i, r := range s.Routes {
+		x.ofLink[r.LinkIndex] = append(x.ofLink[r.LinkIndex], i)
+		if !slices.Contains(x.tables, r.Table) {
+			x.tables = append(x.tables, r.Table)
+		}
+	}
+	s.ridx.Store(x)
+	return x
+}
+
+// RoutesOfIndex returns the routes whose device is the link with that
+// index, in their order in Routes.
+func (s *State) RoutesOfIndex(index int) []Route {
+	var out []Route
+	for _, i := range s.routeIndex().ofLink[index] {
+		out = append(out, s.Routes[i])
+	}
+	return out
+}
+
+// RouteTables returns the tables Routes has routes in, each once, in the
+// order Routes first has them.
+func (s *State) RouteTables() []int { return slices.Clone(s.routeIndex().tables) }

@@ -75,6 +75,34 @@ func TestIndexMatchesScans(t *testing.T) {
 				t.Fatalf("IsPortOf(%s, %s) = %v, want %v", name, master, got, want)
 			}
 		}
+		for i := 0; i < r.Intn(60); i++ {
+			s.Routes = append(s.Routes, Route{LinkIndex: r.Intn(45), Table: []int{254, 254, 100, 255}[r.Intn(4)], Priority: i})
+		}
+		var tables []int
+		for _, rt := range s.Routes {
+			if !slices.Contains(tables, rt.Table) {
+				tables = append(tables, rt.Table)
+			}
+		}
+		if got := s.RouteTables(); !slices.Equal(got, tables) {
+			t.Fatalf("RouteTables() = %v, a scan finds %v", got, tables)
+		}
+		for idx := 0; idx < 45; idx++ {
+			var want []Route
+			for _, rt := range s.Routes {
+				if rt.LinkIndex == idx {
+					want = append(want, rt)
+				}
+			}
+			if got := s.RoutesOfIndex(idx); !slices.Equal(got, want) {
+				t.Fatalf("RoutesOfIndex(%d) = %v, a scan finds %v", idx, got, want)
+			}
+			if l, ok := scanLink(s, fmt.Sprintf("l%d", idx)); ok {
+				if got, want := s.RoutesOf(l.Name), s.RoutesOfIndex(l.Index); !slices.Equal(got, want) {
+					t.Fatalf("RoutesOf(%s) = %v, want %v", l.Name, got, want)
+				}
+			}
+		}
 		for idx := 0; idx < 45; idx++ {
 			gl, gok := s.LinkByIndex(idx)
 			wok := idx >= 1 && idx <= len(s.Links)
@@ -120,6 +148,19 @@ func TestShareIndex(t *testing.T) {
 		if got, want := s.Ports("br0"), scanPorts(s, "br0", func(Link) bool { return true }); !reflect.DeepEqual(got, want) {
 			t.Fatalf("Ports = %v, want %v", got, want)
 		}
+	}
+	// The route index goes with the very same routes only.
+	base.Routes = []Route{{LinkIndex: 2}, {LinkIndex: 3}}
+	base.RoutesOfIndex(2)
+	same.Routes = base.Routes
+	same.ShareRouteIndex(base)
+	if same.loadRouteIndex() == nil || same.loadRouteIndex() != base.loadRouteIndex() {
+		t.Fatal("the same routes did not share the route index")
+	}
+	other := &State{Routes: []Route{{LinkIndex: 2}, {LinkIndex: 2}}}
+	other.ShareRouteIndex(base)
+	if other.loadRouteIndex() != nil || len(other.RoutesOfIndex(2)) != 2 {
+		t.Fatalf("other routes took the route index: %v", other.RoutesOfIndex(2))
 	}
 	// A copy of a State (the index comes along) given other links.
 	cp := *base.Copy()

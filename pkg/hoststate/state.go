@@ -31,6 +31,8 @@ type State struct {
 	// in an atomic.Value rather than an atomic.Pointer so that a State
 	// may still be copied (the copy checks the index is its own).
 	idx atomic.Value
+	// ridx finds a link's routes without scanning Routes: a *routeIndex.
+	ridx atomic.Value
 }
 
 // Link is one network interface.
@@ -181,13 +183,7 @@ func (s *State) RoutesOf(name string) []Route {
 	if !ok {
 		return nil
 	}
-	var out []Route
-	for _, r := range s.Routes {
-		if r.LinkIndex == l.Index {
-			out = append(out, r)
-		}
-	}
-	return out
+	return s.RoutesOfIndex(l.Index)
 }
 
 // GlobalAddrs returns the addresses of a link that identify the node.
