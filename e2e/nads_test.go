@@ -17,7 +17,8 @@ import (
 // The bridge NADs set the VLAN IDs (on a kernel without VLAN filtering,
 // VLANsReady says which could not be applied and why); a NAD for another
 // bridge is ignored, a bad one skipped with a Warning Event on it; edits
-// and deletions are followed.
+// and deletions are followed, through the controller's summary in the
+// ClusterNetwork's status.nads.
 func TestNADs(t *testing.T) {
 	n1 := fresh(t, "n1")[0]
 	enable(t, "eth1", n1)
@@ -55,6 +56,33 @@ func TestNADs(t *testing.T) {
 		})
 	}
 	vlansAre([]int{100, 200, 201, 202})
+	// The controller sums the NADs up once, for every bridge, in the
+	// ClusterNetwork the agents read; the broken NAD is not in it.
+	nadStatusSays := func(want map[string]string) {
+		t.Helper()
+		eventually(t, wait, func() string {
+			cn, err := cluster.Net.NetworkV1alpha1().ClusterNetworks().Get(ctx(t), v1alpha1.ClusterNetworkVLAN, metav1.GetOptions{})
+			if err != nil {
+				return err.Error()
+			}
+			if cn.Status.NADs == nil {
+				return "no status.nads"
+			}
+			for bridge, vlans := range want {
+				i := slices.IndexFunc(cn.Status.NADs.Bridges, func(b v1alpha1.BridgeNADs) bool { return b.Bridge == bridge })
+				if got := ""; i >= 0 {
+					got = cn.Status.NADs.Bridges[i].VLANs
+					if got != vlans {
+						return fmt.Sprintf("status.nads %+v: bridge %s has VLANs %q, want %q", cn.Status.NADs, bridge, got, vlans)
+					}
+				} else if vlans != "" {
+					return fmt.Sprintf("status.nads %+v: no bridge %s, want VLANs %q", cn.Status.NADs, bridge, vlans)
+				}
+			}
+			return ""
+		})
+	}
+	nadStatusSays(map[string]string{"harvester-br0": "100,200-202", "other-br": "300"})
 	// An edit is seen as it is: a NAD's VLAN changes, and the NAD of another
 	// bridge moves onto this one (the agent's cache kept only its identity).
 	if err := cluster.NADs.SetConfig(ctx(t), "vms", `{"cniVersion":"0.3.1","type":"bridge","bridge":"harvester-br0","vlan":101,"vlanTrunk":[{"minID":200,"maxID":202}]}`); err != nil {
@@ -64,6 +92,7 @@ func TestNADs(t *testing.T) {
 		t.Fatal(err)
 	}
 	vlansAre([]int{101, 200, 201, 202, 300})
+	nadStatusSays(map[string]string{"harvester-br0": "101,200-202,300", "other-br": ""})
 	eventually(t, wait, func() string {
 		evs, err := cluster.Kube.CoreV1().Events("default").List(ctx(t), metav1.ListOptions{FieldSelector: "involvedObject.name=broken"})
 		if err != nil {
@@ -84,4 +113,7 @@ func TestNADs(t *testing.T) {
 	eventually(t, wait, func() string {
 		return cluster.ConditionIs(t, "n1", v1alpha1.ConditionVLANsReady, metav1.ConditionTrue, "")
 	})
+	// No NAD asks anything of the bridge: status.nads stays (empty), so a
+	// restarted agent knows the answer is "none" rather than "not yet".
+	nadStatusSays(map[string]string{"harvester-br0": ""})
 }

@@ -112,8 +112,8 @@ func run(args []string) error {
 			cancel()
 			return
 		}
-		// NAD reports wait for Multus's CRD on their own: never for leading.
-		go controller.RunNADReports(ctx, restCfg, kube, v.ClusterNetwork())
+		// The NAD summary and reports wait for Multus's CRD on their own: never for leading.
+		go controller.RunNADs(ctx, restCfg, kube, v.ClusterNetwork())
 		state.Store("leading") // Start returns once the caches synced
 		met.Leader.Set(1)
 		slog.Info("harvnet-controller is the leader")

@@ -16,6 +16,7 @@ import (
 
 	"github.com/harvnet/harvnet/e2e/framework"
 	"github.com/harvnet/harvnet/pkg/apis/network.harvesterhci.io/v1alpha1"
+	"github.com/harvnet/harvnet/pkg/nad"
 )
 
 const (
@@ -32,6 +33,16 @@ func coreNode(name string) *corev1.Node {
 
 func nadConfig(vlan int) string {
 	return fmt.Sprintf(`{"cniVersion":"0.3.1","type":"bridge","bridge":"%s","vlan":%d}`, framework.Bridge, vlan)
+}
+
+// nadVLANs are the VLAN IDs of the first n NADs made with nadConfig: 2,
+// then 3, 4 and so on.
+func nadVLANs(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = 2 + i
+	}
+	return out
 }
 
 // parallel runs fn(0..n-1) on workers goroutines and returns the first error.
@@ -97,7 +108,7 @@ func (b *bench) freshAgentRSS(ctx context.Context) (float64, error) {
 // scale is figure 7. It leaves the cluster full: it runs last.
 func (b *bench) scale(ctx context.Context) (*Figure, error) {
 	f := &Figure{ID: "7", Title: "Scale: 1000 nodes, 1000 NADs",
-		How: fmt.Sprintf("First, node %s's agent is started afresh with 1 Node object and 1 bridge NAD in the cluster and its VmRSS is sampled every second for %v (median). Then %d core Nodes are created at once (50 client goroutines, no client rate limit) and a watch on harvnet Node objects stamps each one the controller creates; the controller's VmHWM is read after. Then %d more bridge NADs (one VLAN each) are created and the agent is started afresh again and sampled the same way.", nodeName, settleFor, scaleNodes, scaleNADs-1)}
+		How: fmt.Sprintf("First, node %s's agent is started afresh with 1 Node object and 1 bridge NAD in the cluster and its VmRSS is sampled every second for %v (median). Then %d core Nodes are created at once (50 client goroutines, no client rate limit) and a watch on harvnet Node objects stamps each one the controller creates; the controller's VmHWM is read after. Then %d more bridge NADs (one VLAN each) are created; once the controller's summary of them in the ClusterNetwork (status.nads, what agents read instead of the NADs themselves) holds all their VLANs, the controller's VmHWM is read again and the agent is started afresh again and sampled the same way.", nodeName, settleFor, scaleNodes, scaleNADs-1)}
 	nads, err := framework.NewNADs(b.adminConfig())
 	if err != nil {
 		return f, err
@@ -169,11 +180,40 @@ func (b *bench) scale(ctx context.Context) (*Figure, error) {
 	f.Rows = append(f.Rows, took, mem)
 	f.Notes = append(f.Notes, fmt.Sprintf("Creating the %d core Nodes took this process %v; the controller then created %.1f Node objects a second. The controller runs at its defaults, --kube-api-qps 100 and --kube-api-burst 200; at client-go's default of 5 requests a second (burst 10) the same 1000 objects took 198 s.", scaleNodes, allCreated.Round(time.Millisecond), float64(scaleNodes)/last.Sub(start).Seconds()))
 
+	nadsStart := time.Now()
 	if err := parallel(scaleNADs-1, 50, func(i int) error {
 		return nads.Create(ctx, fmt.Sprintf("bench-nad-%d", i+1), nadConfig(3+i))
 	}); err != nil {
 		return f, err
 	}
+	nadsCreated := time.Since(nadsStart)
+	// The agents read the NADs' VLANs from the controller's summary in
+	// the ClusterNetwork: the agent is restarted once it holds them all.
+	want := nad.FormatVLANs(nadVLANs(scaleNADs))
+	if err := eventually(ctx, 2*time.Minute, func() string {
+		cn, err := b.net.NetworkV1alpha1().ClusterNetworks().Get(ctx, v1alpha1.ClusterNetworkVLAN, metav1.GetOptions{})
+		if err != nil {
+			return err.Error()
+		}
+		if cn.Status.NADs != nil {
+			for _, br := range cn.Status.NADs.Bridges {
+				if br.Bridge == framework.Bridge && br.VLANs == want {
+					return ""
+				}
+			}
+		}
+		return fmt.Sprintf("status.nads %+v does not hold VLANs %s for %s yet", cn.Status.NADs, want, framework.Bridge)
+	}); err != nil {
+		return f, err
+	}
+	f.Notes = append(f.Notes, fmt.Sprintf("The %d NADs were created in %v (50 client goroutines); the controller's summary in the ClusterNetwork's status.nads, which the agents read instead of the NADs, held all their VLANs %v after the first was created.", scaleNADs-1, nadsCreated.Round(time.Millisecond), time.Since(nadsStart).Round(10*time.Millisecond)))
+	hwmNADs, err := ctrl.memMiB("VmHWM")
+	if err != nil {
+		return f, err
+	}
+	memNADs := Row{What: fmt.Sprintf("controller VmHWM after %d NADs too (it caches every NAD)", scaleNADs), Value: hwmNADs, Unit: "MiB"}
+	memNADs.judge(0.5, 100, "<= 100 MiB")
+	f.Rows = append(f.Rows, memNADs)
 	rssN, err := b.freshAgentRSS(ctx)
 	if err != nil {
 		return f, err

@@ -5,27 +5,21 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"sync"
-	"sync/atomic"
-	"time"
 
 	"github.com/rancher/lasso/pkg/cache"
 	"github.com/rancher/lasso/pkg/client"
 	"github.com/rancher/lasso/pkg/controller"
-	"github.com/rancher/wrangler/v3/pkg/relatedresource"
 	"github.com/rancher/wrangler/v3/pkg/schemes"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/record"
 
-	"github.com/harvnet/harvnet/internal/clock"
 	"github.com/harvnet/harvnet/pkg/apis/network.harvesterhci.io/v1alpha1"
 	netctl "github.com/harvnet/harvnet/pkg/generated/controllers/network.harvesterhci.io"
 	"github.com/harvnet/harvnet/pkg/hostloop"
@@ -49,7 +43,6 @@ type Agent struct {
 	api      nodeAPI
 	kube     kubernetes.Interface
 	in       *inputs
-	nads     *nadSource
 }
 
 // Healthy fails when the host reconcile loop is stuck; see hostloop.Loop.
@@ -74,14 +67,6 @@ func New(ctx context.Context, restCfg *rest.Config, host *hostnet.Host, cfg Conf
 	}
 	netv1 := netctl.NewFactoryFromConfigWithOptionsOrDie(restCfg, &netctl.FactoryOptions{SharedControllerFactory: scf}).Network().V1alpha1()
 	nodes, networks := netv1.Node(), netv1.ClusterNetwork()
-	nadFactory, err := controller.NewSharedControllerFactoryFromConfig(restCfg, schemes.All)
-	if err != nil {
-		return nil, err
-	}
-	nads := nadController(nadFactory)
-	if err := nads.Informer().SetTransform(slimNAD(cfg.Loop.Options.BridgeName)); err != nil {
-		return nil, err
-	}
 	recorder := eventRecorder(ctx, kube, cfg.NodeName)
 
 	api := nodeClient{name: cfg.NodeName, nodes: nodes}
@@ -105,44 +90,12 @@ func New(ctx context.Context, restCfg *rest.Config, host *hostnet.Host, cfg Conf
 	}
 	in := &inputs{set: a.loop.SetInput}
 	a.in = in
-	vl := &nadVLANs{cache: nads.Cache(), bridge: cfg.Loop.Options.BridgeName, network: func() *v1alpha1.ClusterNetwork {
-		cn, err := networks.Cache().Get(v1alpha1.ClusterNetworkVLAN)
-		if err != nil {
-			return nil
-		}
-		return cn
-	}}
-	// nadsStarted: the NAD cache has synced. Before, a recompute would
-	// read an empty cache and strip the uplink's VLANs for a moment.
-	var nadsStarted atomic.Bool
-
 	nodes.OnChange(ctx, "harvnet-agent", func(_ string, n *v1alpha1.Node) (*v1alpha1.Node, error) {
 		return onNode(api, in, cfg.NodeName, n)
 	})
-	// recompute hands the loop the VLANs the NADs ask for now. One at a
-	// time: each reads the cache when it starts, so the last one handed
-	// over is the newest.
-	var recomputing sync.Mutex
-	recompute := func() error {
-		recomputing.Lock()
-		defer recomputing.Unlock()
-		v, mtus, err := vl.compute()
-		if err == nil {
-			in.vlans(v, mtus)
-		}
-		return err
-	}
-	// A NAD's change enqueues the ClusterNetwork "vlan", whose handler
-	// below recomputes, rather than recomputing itself: a recompute reads
-	// every NAD, and the work queue folds a burst of NAD events (the
-	// initial list of a cluster's NADs, a resync) into one or two
-	// recomputes, where one per NAD cost N² config parses (with 1000
-	// NADs, over a gigabyte allocated in an agent's first 15 s, and its
-	// heap grew for good).
-	relatedresource.WatchClusterScoped(ctx, "harvnet-agent-nads", func(string, string, runtime.Object) ([]relatedresource.Key, error) {
-		return []relatedresource.Key{{Name: v1alpha1.ClusterNetworkVLAN}}, nil
-	}, networks, nads)
-	// The namespace allow-list changes which NADs count.
+	// The ClusterNetwork "vlan" holds the probe settings and, in
+	// status.nads, what the cluster's NADs ask of each bridge.
+	bridge, said := cfg.Loop.Options.BridgeName, ""
 	networks.OnChange(ctx, "harvnet-agent", func(name string, cn *v1alpha1.ClusterNetwork) (*v1alpha1.ClusterNetwork, error) {
 		if name != v1alpha1.ClusterNetworkVLAN {
 			return cn, nil
@@ -150,26 +103,22 @@ func New(ctx context.Context, restCfg *rest.Config, host *hostnet.Host, cfg Conf
 		if cn != nil {
 			in.probes(cn.Spec.Probes)
 		}
-		if !nadsStarted.Load() {
-			return cn, nil
-		}
-		return cn, recompute()
-	})
-	a.nads = &nadSource{
-		served: nadsServed(kube.Discovery()),
-		// NAD events enqueue a recompute; with no NAD in the cluster there
-		// are none, so the synced (empty) list is handed over here.
-		start: func(ctx context.Context) error {
-			if err := nadFactory.Start(ctx, 1); err != nil {
-				return err
+		ask, known, err := nadInput(cn, bridge)
+		switch {
+		case err != nil:
+			// Retrying reads the same object: the next change brings a new one.
+			if msg := err.Error(); msg != said {
+				slog.Error("keeping the NAD VLANs applied until the ClusterNetwork's status.nads can be read", "err", err)
+				said = msg
 			}
-			nadsStarted.Store(true)
-			return recompute()
-		},
-		in:       in,
-		interval: 10 * time.Second,
-		clock:    clock.Or(cfg.Loop.Clock),
-	}
+		case !known:
+		case ask.unavailable != "":
+			in.noNADs(ask.unavailable)
+		default:
+			in.vlans(ask.vlans, ask.mtus)
+		}
+		return cn, nil
+	})
 	return a, nil
 }
 
@@ -187,9 +136,6 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err := a.scf.Start(ctx, 1); err != nil {
 		return err
 	}
-	// After the ClusterNetwork cache synced: the first NAD list must
-	// already know the namespace allow-list.
-	go a.nads.run(ctx)
 	// Start returns once the caches have synced, so a missing object is
 	// the API server's answer, not a cache still filling.
 	if _, err := a.api.cached(); apierrors.IsNotFound(err) && ctx.Err() == nil {

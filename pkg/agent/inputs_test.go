@@ -49,7 +49,7 @@ func gone() jstep {
 func nads(vids ...int) jstep { return func(f *joinFixture) { f.in.vlans(vids, nil) } }
 
 // noNADs is the cluster found to serve no NAD type.
-func noNADs() jstep { return func(f *joinFixture) { f.in.noNADs(noNADsWhy) } }
+func noNADs() jstep { return func(f *joinFixture) { f.in.noNADs("the cluster serves no NADs") } }
 
 // absentAtStart is the synced cache holding no object, with the core Node
 // as core says.

@@ -367,6 +367,15 @@ func (c *Controller) release(name string) error {
 // patchStatus writes the ClusterNetwork's status as a merge patch from the
 // cached status to next: only what changed is sent.
 func (c *Controller) patchStatus(cn *v1alpha1.ClusterNetwork, next *v1alpha1.ClusterNetworkStatus) error {
+	return patchNetworkStatus(c.networks, cn, next)
+}
+
+// patchNetworkStatus is the merge patch from cn's status to next, with
+// cn's resourceVersion as its precondition. Both writers of the status
+// (the rollout and the NAD summary) go through it, so neither drops a
+// field the other wrote. A conflict is not an error: the newer object's
+// event brings another sync.
+func patchNetworkStatus(networks netctl.ClusterNetworkController, cn *v1alpha1.ClusterNetwork, next *v1alpha1.ClusterNetworkStatus) error {
 	old, err := json.Marshal(map[string]any{"status": cn.Status})
 	if err != nil {
 		return err
@@ -387,7 +396,7 @@ func (c *Controller) patchStatus(cn *v1alpha1.ClusterNetwork, next *v1alpha1.Clu
 	if p, err = json.Marshal(m); err != nil {
 		return err
 	}
-	_, err = c.networks.Patch(cn.Name, types.MergePatchType, p, "status")
+	_, err = networks.Patch(cn.Name, types.MergePatchType, p, "status")
 	if apierrors.IsConflict(err) {
 		return nil // a newer object: its event brings another sync
 	}

@@ -8,10 +8,12 @@ import (
 
 	"github.com/rancher/lasso/pkg/controller"
 	"github.com/rancher/wrangler/v3/pkg/generic"
+	"github.com/rancher/wrangler/v3/pkg/relatedresource"
 	"github.com/rancher/wrangler/v3/pkg/schemes"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -30,12 +32,19 @@ const nadResource = "network-attachment-definitions"
 // cluster serves NADs, until it does.
 const nadDiscoveryInterval = 10 * time.Second
 
-// RunNADReports watches the NADs and reports the ones the agents skip (see
-// nadReports), once the API server serves them: without Multus's CRD a
-// watch would never sync, so until then it asks discovery every
-// nadDiscoveryInterval, and the rest of the controller never waits on it.
-// It returns when ctx ends.
-func RunNADReports(ctx context.Context, restCfg *rest.Config, kube kubernetes.Interface, networks netctl.ClusterNetworkController) {
+// NoNADsWhy is what status.nads.unavailable says while the cluster serves
+// no NADs; the agents copy it into their Node's status.
+var NoNADsWhy = "the cluster serves no NetworkAttachmentDefinitions (" + cniv1.SchemeGroupVersion.String() + " " + nadResource +
+	"; is Multus installed?); they are picked up when it does"
+
+// RunNADs watches the NADs once the API server serves them: it reports the
+// ones the agents skip (see nadReports) and writes what they ask of each
+// bridge into the ClusterNetwork's status.nads (see nadSummary), which the
+// agents read. Without Multus's CRD a watch would never sync, so until
+// then it says so in status.nads and asks discovery every
+// nadDiscoveryInterval; the rest of the controller never waits on it. It
+// returns when ctx ends.
+func RunNADs(ctx context.Context, restCfg *rest.Config, kube kubernetes.Interface, networks netctl.ClusterNetworkController) {
 	recorder := NewRecorder(ctx, kube)
 	reports := newNADReports(recorder, func() *v1alpha1.ClusterNetwork {
 		cn, err := networks.Cache().Get(v1alpha1.ClusterNetworkVLAN)
@@ -44,6 +53,8 @@ func RunNADReports(ctx context.Context, restCfg *rest.Config, kube kubernetes.In
 		}
 		return cn
 	})
+	sum := &nadSummary{networks: networks}
+	networks.OnChange(ctx, "harvnet-nad-summary", sum.sync)
 	said := false
 	for {
 		ok, err := nadsServed(kube)
@@ -51,14 +62,17 @@ func RunNADReports(ctx context.Context, restCfg *rest.Config, kube kubernetes.In
 		case err != nil:
 			slog.Warn("cannot tell whether the cluster serves NetworkAttachmentDefinitions; asking again", "err", err, "every", nadDiscoveryInterval)
 		case ok:
-			if err := startNADWatch(ctx, restCfg, networks, reports); err == nil {
+			if err := startNADWatch(ctx, restCfg, networks, reports, sum); err == nil {
 				return
 			} else if ctx.Err() == nil {
 				slog.Warn("starting the NetworkAttachmentDefinition watch", "err", err)
 			}
-		case !said:
-			slog.Info("the cluster serves no NetworkAttachmentDefinitions (is Multus installed?); asking again", "every", nadDiscoveryInterval)
-			said = true
+		default:
+			sum.unserved(NoNADsWhy)
+			if !said {
+				slog.Info("the cluster serves no NetworkAttachmentDefinitions (is Multus installed?); asking again", "every", nadDiscoveryInterval)
+				said = true
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -68,7 +82,7 @@ func RunNADReports(ctx context.Context, restCfg *rest.Config, kube kubernetes.In
 	}
 }
 
-func startNADWatch(ctx context.Context, restCfg *rest.Config, networks netctl.ClusterNetworkController, reports *nadReports) error {
+func startNADWatch(ctx context.Context, restCfg *rest.Config, networks netctl.ClusterNetworkController, reports *nadReports, sum *nadSummary) error {
 	scf, err := controller.NewSharedControllerFactoryFromConfig(restCfg, schemes.All)
 	if err != nil {
 		return err
@@ -83,6 +97,13 @@ func startNADWatch(ctx context.Context, restCfg *rest.Config, networks netctl.Cl
 		reports.check(d)
 		return d, nil
 	})
+	// A NAD's change enqueues the ClusterNetwork, whose summary handler
+	// reads every NAD: the work queue folds a burst of NAD events (the
+	// initial list, a namespace of NADs created at once) into one or two
+	// recomputes.
+	relatedresource.WatchClusterScoped(ctx, "harvnet-nad-summary", func(string, string, runtime.Object) ([]relatedresource.Key, error) {
+		return []relatedresource.Key{{Name: v1alpha1.ClusterNetworkVLAN}}, nil
+	}, networks, nads)
 	// A new allow-list can put NADs outside it: look at each again.
 	networks.OnChange(ctx, "harvnet-nad-reports", func(name string, cn *v1alpha1.ClusterNetwork) (*v1alpha1.ClusterNetwork, error) {
 		if name != v1alpha1.ClusterNetworkVLAN {
@@ -97,7 +118,15 @@ func startNADWatch(ctx context.Context, restCfg *rest.Config, networks netctl.Cl
 		}
 		return cn, nil
 	})
-	return scf.Start(ctx, 1)
+	if err := scf.Start(ctx, 1); err != nil {
+		return err
+	}
+	// Start returns once the NAD cache has synced: from now on a summary
+	// is the cluster's, not a cache still filling.
+	sum.serve(func() ([]*cniv1.NetworkAttachmentDefinition, error) {
+		return nads.Cache().List("", labels.Everything())
+	})
+	return nil
 }
 
 // nadsServed asks the API server's discovery whether it serves NADs.

@@ -26,6 +26,8 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &networkharvesterhciiov1alpha1.BondSlaveStatusApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("BondStatus"):
 		return &networkharvesterhciiov1alpha1.BondStatusApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("BridgeNADs"):
+		return &networkharvesterhciiov1alpha1.BridgeNADsApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("ClusterNetwork"):
 		return &networkharvesterhciiov1alpha1.ClusterNetworkApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("ClusterNetworkSpec"):
@@ -36,6 +38,10 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &networkharvesterhciiov1alpha1.DiagnosticApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("LinkStatus"):
 		return &networkharvesterhciiov1alpha1.LinkStatusApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("NADMTU"):
+		return &networkharvesterhciiov1alpha1.NADMTUApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("NADStatus"):
+		return &networkharvesterhciiov1alpha1.NADStatusApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("NetworkSpec"):
 		return &networkharvesterhciiov1alpha1.NetworkSpecApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("NIC"):

@@ -24,6 +24,7 @@ const ClusterNetworkVLAN = "vlan"
 // +kubebuilder:printcolumn:name="DEFAULT-NIC",type=string,JSONPath=`.spec.defaultPhysicalNIC`
 // +kubebuilder:printcolumn:name="ROLLOUT",type=string,JSONPath=`.status.rollout.summary`
 // +kubebuilder:printcolumn:name="AGE",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:printcolumn:name="VLANS",type=string,JSONPath=`.status.nads.bridges[?(@.bridge=="harvester-br0")].vlans`,priority=1
 type ClusterNetwork struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
@@ -105,6 +106,49 @@ type ClusterNetworkStatus struct {
 	// +listType=map
 	// +listMapKey=type
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	// NADs is what the cluster's NetworkAttachmentDefinitions ask of each
+	// bridge, computed once by the controller: the agents read it here
+	// rather than each watching every NAD in the cluster. Absent until the
+	// controller has read the NADs (or learnt the cluster serves none);
+	// agents wait for it and keep what they applied meanwhile.
+	// +optional
+	NADs *NADStatus `json:"nads,omitempty"`
+}
+
+// NADStatus is what the allowed NADs ask of the bridges they name.
+type NADStatus struct {
+	// Unavailable says why no NAD can be read (the cluster serves no
+	// NetworkAttachmentDefinitions); the nodes apply no NAD VLANs
+	// meanwhile and say why.
+	// +optional
+	Unavailable string `json:"unavailable,omitempty"`
+	// Bridges lists each bridge that a NAD in an allowed namespace asks
+	// VLANs or an MTU of; a bridge not listed is asked for nothing. NADs
+	// whose config cannot be read are left out (the controller says why
+	// on the NAD).
+	// +optional
+	// +listType=map
+	// +listMapKey=bridge
+	Bridges []BridgeNADs `json:"bridges,omitempty"`
+}
+
+// BridgeNADs is what the NADs ask of one bridge.
+type BridgeNADs struct {
+	Bridge string `json:"bridge"`
+	// VLANs are the VLAN IDs as sorted, comma-separated ranges, as
+	// `bridge -compressvlans` prints them: "100,200-299".
+	// +optional
+	VLANs string `json:"vlans,omitempty"`
+	// MTUs are the NADs that give their VMs' links an MTU, sorted by NAD.
+	// +optional
+	MTUs []NADMTU `json:"mtus,omitempty"`
+}
+
+// NADMTU is a NAD's CNI "mtu" for the bridge.
+type NADMTU struct {
+	// NAD is namespace/name.
+	NAD string `json:"nad"`
+	MTU int    `json:"mtu"`
 }
 
 // RolloutStatus is the progress of the current staged rollout.

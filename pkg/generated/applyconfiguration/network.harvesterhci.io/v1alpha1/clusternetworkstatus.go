@@ -18,6 +18,12 @@ type ClusterNetworkStatusApplyConfiguration struct {
 	ObservedGeneration *int64                           `json:"observedGeneration,omitempty"`
 	Rollout            *RolloutStatusApplyConfiguration `json:"rollout,omitempty"`
 	Conditions         []v1.ConditionApplyConfiguration `json:"conditions,omitempty"`
+	// NADs is what the cluster's NetworkAttachmentDefinitions ask of each
+	// bridge, computed once by the controller: the agents read it here
+	// rather than each watching every NAD in the cluster. Absent until the
+	// controller has read the NADs (or learnt the cluster serves none);
+	// agents wait for it and keep what they applied meanwhile.
+	NADs *NADStatusApplyConfiguration `json:"nads,omitempty"`
 }
 
 // ClusterNetworkStatusApplyConfiguration constructs a declarative configuration of the ClusterNetworkStatus type for use with
@@ -52,5 +58,13 @@ func (b *ClusterNetworkStatusApplyConfiguration) WithConditions(values ...*v1.Co
 		}
 		b.Conditions = append(b.Conditions, *values[i])
 	}
+	return b
+}
+
+// WithNADs sets the NADs field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the NADs field is set to the value of the last call.
+func (b *ClusterNetworkStatusApplyConfiguration) WithNADs(value *NADStatusApplyConfiguration) *ClusterNetworkStatusApplyConfiguration {
+	b.NADs = value
 	return b
 }
