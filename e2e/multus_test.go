@@ -13,9 +13,11 @@ import (
 )
 
 // A cluster without Multus serves no NetworkAttachmentDefinition type. The
-// agent must not wait for a NAD cache that never syncs: it makes the node
-// match its spec with no NAD VLANs, says why in VLANsReady, and picks the
-// NADs up once the type is served.
+// controller must not wait for a NAD cache that never syncs, and notices
+// the type going away while it runs (this test deletes it under a running
+// controller): it says so in the ClusterNetwork's status.nads, the agent
+// makes the node match its spec with no NAD VLANs and says why in
+// VLANsReady, and both pick the NADs up once the type is served again.
 func TestWithoutTheNADType(t *testing.T) {
 	fresh(t)
 	crd := filepath.Join(cluster.Root, "crds", "k8s.cni.cncf.io_network-attachment-definitions.yaml")
@@ -67,7 +69,7 @@ func TestWithoutTheNADType(t *testing.T) {
 
 	restore()
 	cluster.CreateNAD(t, "vms", `{"cniVersion":"0.3.1","type":"bridge","bridge":"harvester-br0","vlan":100}`)
-	// The agent asks again every 10 s; on this kernel VLANsReady then names
+	// The controller asks discovery again every 10 s; on this kernel VLANsReady then names
 	// the VLAN it cannot apply, on a full one status lists it.
 	eventually(t, wait, func() string {
 		n, err := cluster.HNode(t, "n1")

@@ -107,11 +107,23 @@ func (s *summarizer) summarize(nads []*cniv1.NetworkAttachmentDefinition, allowe
 	return out
 }
 
+func newNADSummary(networks netctl.ClusterNetworkController) *nadSummary {
+	return &nadSummary{
+		enqueue: func() { networks.Enqueue(v1alpha1.ClusterNetworkVLAN) },
+		patch: func(cn *v1alpha1.ClusterNetwork, next *v1alpha1.ClusterNetworkStatus) error {
+			return patchNetworkStatus(networks, cn, next)
+		},
+	}
+}
+
 // nadSummary keeps the ClusterNetwork's status.nads equal to what the NADs
 // ask now. It writes only when that changed: every agent watches the
 // object, so a write wakes every node.
 type nadSummary struct {
-	networks netctl.ClusterNetworkController
+	// enqueue asks for a sync of the ClusterNetwork "vlan"; patch writes
+	// its status (patchNetworkStatus). Fakes in unit tests.
+	enqueue func()
+	patch   func(cn *v1alpha1.ClusterNetwork, next *v1alpha1.ClusterNetworkStatus) error
 
 	mu          sync.Mutex
 	list        func() ([]*cniv1.NetworkAttachmentDefinition, error) // nil until the NAD cache synced
@@ -124,17 +136,17 @@ func (n *nadSummary) serve(list func() ([]*cniv1.NetworkAttachmentDefinition, er
 	n.mu.Lock()
 	n.list, n.unavailable = list, ""
 	n.mu.Unlock()
-	n.networks.Enqueue(v1alpha1.ClusterNetworkVLAN)
+	n.enqueue()
 }
 
 // unserved says the cluster serves no NADs, and why.
 func (n *nadSummary) unserved(why string) {
 	n.mu.Lock()
 	changed := n.unavailable != why
-	n.unavailable = why
+	n.list, n.unavailable = nil, why
 	n.mu.Unlock()
 	if changed {
-		n.networks.Enqueue(v1alpha1.ClusterNetworkVLAN)
+		n.enqueue()
 	}
 }
 
@@ -167,5 +179,5 @@ func (n *nadSummary) sync(name string, cn *v1alpha1.ClusterNetwork) (*v1alpha1.C
 	}
 	next := cn.Status.DeepCopy()
 	next.NADs = want
-	return cn, patchNetworkStatus(n.networks, cn, next)
+	return cn, n.patch(cn, next)
 }

@@ -89,3 +89,58 @@ func TestSummarizeMemo(t *testing.T) {
 	check("c deleted", nads(a2), []v1alpha1.BridgeNADs{{Bridge: "br0", VLANs: "101"}}, 1)
 	check("every NAD deleted", nil, nil, 0)
 }
+
+// status.nads follows what is known of the NADs, through the type going
+// away and coming back, and is written only when it changed: every agent
+// watches the object.
+func TestNADSummaryWritesOnlyChanges(t *testing.T) {
+	var writes []*v1alpha1.NADStatus
+	enqueued := 0
+	cn := &v1alpha1.ClusterNetwork{ObjectMeta: metav1.ObjectMeta{Name: v1alpha1.ClusterNetworkVLAN}}
+	n := &nadSummary{
+		enqueue: func() { enqueued++ },
+		patch: func(old *v1alpha1.ClusterNetwork, next *v1alpha1.ClusterNetworkStatus) error {
+			if old != cn {
+				t.Fatalf("patched against %p, not the object synced", old)
+			}
+			writes = append(writes, next.NADs)
+			cn = cn.DeepCopy()
+			cn.Status = *next // the API server's answer, seen by the next sync
+			return nil
+		},
+	}
+	list := nads(testNAD("vms", "a", "1", `{"type":"bridge","bridge":"br0","vlan":100}`))
+	sync := func(step string, wantWrites int, want *v1alpha1.NADStatus) {
+		t.Helper()
+		if _, err := n.sync(v1alpha1.ClusterNetworkVLAN, cn); err != nil {
+			t.Fatalf("%s: %v", step, err)
+		}
+		if len(writes) != wantWrites {
+			t.Fatalf("%s: %d writes, want %d (%+v)", step, len(writes), wantWrites, writes)
+		}
+		if !reflect.DeepEqual(cn.Status.NADs, want) {
+			t.Fatalf("%s: status.nads = %+v, want %+v", step, cn.Status.NADs, want)
+		}
+	}
+	sync("nothing known yet", 0, nil)
+	n.unserved(NoNADsWhy)
+	sync("the type is not served", 1, &v1alpha1.NADStatus{Unavailable: NoNADsWhy})
+	n.unserved(NoNADsWhy)
+	sync("still not served", 1, &v1alpha1.NADStatus{Unavailable: NoNADsWhy})
+	n.serve(func() ([]*cniv1.NetworkAttachmentDefinition, error) { return list, nil })
+	vlan100 := &v1alpha1.NADStatus{Bridges: []v1alpha1.BridgeNADs{{Bridge: "br0", VLANs: "100"}}}
+	sync("served", 2, vlan100)
+	sync("the same NADs", 2, vlan100)
+	list = append(list, testNAD("vms", "other", "1", `{"type":"macvlan","master":"eth0"}`))
+	sync("a NAD that asks nothing of a bridge", 2, vlan100)
+	list = list[1:]
+	sync("the bridge NAD deleted", 3, &v1alpha1.NADStatus{})
+	n.unserved(NoNADsWhy)
+	sync("the type went away", 4, &v1alpha1.NADStatus{Unavailable: NoNADsWhy})
+	if enqueued != 3 {
+		t.Errorf("%d syncs asked for, want 3 (unserved, served, unserved again)", enqueued)
+	}
+	if _, err := n.sync("other", nil); err != nil || len(writes) != 4 {
+		t.Errorf("another ClusterNetwork, or none: %v, %d writes", err, len(writes))
+	}
+}

@@ -40,10 +40,10 @@ var NoNADsWhy = "the cluster serves no NetworkAttachmentDefinitions (" + cniv1.S
 // RunNADs watches the NADs once the API server serves them: it reports the
 // ones the agents skip (see nadReports) and writes what they ask of each
 // bridge into the ClusterNetwork's status.nads (see nadSummary), which the
-// agents read. Without Multus's CRD a watch would never sync, so until
-// then it says so in status.nads and asks discovery every
-// nadDiscoveryInterval; the rest of the controller never waits on it. It
-// returns when ctx ends.
+// agents read. Without Multus's CRD a watch would never sync, so it asks
+// discovery every nadDiscoveryInterval, all along (the type can go away
+// too), says in status.nads while the type is not served, and the rest of
+// the controller never waits on it. It returns when ctx ends.
 func RunNADs(ctx context.Context, restCfg *rest.Config, kube kubernetes.Interface, networks netctl.ClusterNetworkController) {
 	recorder := NewRecorder(ctx, kube)
 	reports := newNADReports(recorder, func() *v1alpha1.ClusterNetwork {
@@ -53,21 +53,34 @@ func RunNADs(ctx context.Context, restCfg *rest.Config, kube kubernetes.Interfac
 		}
 		return cn
 	})
-	sum := &nadSummary{networks: networks}
+	sum := newNADSummary(networks)
 	networks.OnChange(ctx, "harvnet-nad-summary", sum.sync)
 	said := false
+	var stop context.CancelFunc // the running NAD watch's
 	for {
 		ok, err := nadsServed(kube)
 		switch {
 		case err != nil:
 			slog.Warn("cannot tell whether the cluster serves NetworkAttachmentDefinitions; asking again", "err", err, "every", nadDiscoveryInterval)
-		case ok:
-			if err := startNADWatch(ctx, restCfg, networks, reports, sum); err == nil {
-				return
-			} else if ctx.Err() == nil {
-				slog.Warn("starting the NetworkAttachmentDefinition watch", "err", err)
+		case ok && stop == nil:
+			wctx, cancel := context.WithCancel(ctx)
+			if err := startNADWatch(wctx, restCfg, networks, reports, sum); err != nil {
+				cancel()
+				if ctx.Err() == nil {
+					slog.Warn("starting the NetworkAttachmentDefinition watch", "err", err)
+				}
+				break
 			}
+			stop, said = cancel, false
+		case ok:
 		default:
+			// The type went away (Multus uninstalled) with every NAD: the
+			// watch's cache still holds them, and would until its relist
+			// succeeds; a new watch starts from the cluster as it is then.
+			if stop != nil {
+				stop()
+				stop = nil
+			}
 			sum.unserved(NoNADsWhy)
 			if !said {
 				slog.Info("the cluster serves no NetworkAttachmentDefinitions (is Multus installed?); asking again", "every", nadDiscoveryInterval)
@@ -76,6 +89,9 @@ func RunNADs(ctx context.Context, restCfg *rest.Config, kube kubernetes.Interfac
 		}
 		select {
 		case <-ctx.Done():
+			if stop != nil {
+				stop()
+			}
 			return
 		case <-time.After(nadDiscoveryInterval):
 		}
