@@ -149,6 +149,20 @@ func Eventually(t *testing.T, within time.Duration, cond func() string) {
 // Counters and timers are left out so an unchanged host compares equal.
 func (c *Cluster) HostState(t *testing.T, node string) string {
 	t.Helper()
+	// An IPv6 address gets its local route only once duplicate address
+	// detection is over: a snapshot of a node whose links just came up
+	// differs from a later one without anything having changed it (a
+	// fresh-clone run failed so, the "before" taken right after cluster-up).
+	Eventually(t, 30*time.Second, func() string {
+		out, err := exec.Command("nsenter", "--net=/run/netns/"+c.NS(node), "ip", "-6", "-o", "addr", "show", "tentative").Output()
+		if err != nil {
+			return err.Error()
+		}
+		if s := strings.TrimSpace(string(out)); s != "" {
+			return node + ": addresses still in duplicate address detection: " + s
+		}
+		return ""
+	})
 	var b strings.Builder
 	for _, args := range [][]string{
 		// -o link shows each link's master (so bridge ports) and state;
