@@ -154,9 +154,10 @@ func TestDeploy(t *testing.T) {
 				return ""
 			})
 		}
-		// Multus arrives with a VM network on VLAN 100: the agents pick the
-		// NAD up (they ask discovery every 10 s); this kernel cannot filter
-		// VLANs, which VLANsReady must say.
+		// Multus arrives with a VM network on VLAN 100: the controller asks
+		// discovery every 10 s and sums the NADs up in the ClusterNetwork,
+		// where the agents (which may not read NADs) pick the VLAN up; this
+		// kernel cannot filter VLANs, which VLANsReady must say.
 		mustKubectl(t, c, "apply", "-f", filepath.Join(c.Root, "crds", "k8s.cni.cncf.io_network-attachment-definitions.yaml"))
 		mustKubectl(t, c, "wait", "--for", "condition=Established", "crd/network-attachment-definitions.k8s.cni.cncf.io", "--timeout", "60s")
 		mustKubectl(t, c, "apply", "-f", c.File(t, "nad.yaml", vlan100NAD))
