@@ -109,6 +109,8 @@ func New(ctx context.Context, restCfg *rest.Config, host *hostnet.Host, cfg Conf
 			// Retrying reads the same object: the next change brings a new one.
 			if msg := err.Error(); msg != said {
 				slog.Error("keeping the NAD VLANs applied until the ClusterNetwork's status.nads can be read", "err", err)
+				recorder.Event(nodeRef(cfg.NodeName), corev1.EventTypeWarning, "InvalidNADStatus",
+					truncate(msg+"; the VLANs applied before are kept until it can be read", maxEventMessage))
 				said = msg
 			}
 		case !known:

@@ -184,10 +184,16 @@ func (w *writer) updateStatus(node *v1alpha1.Node, next v1alpha1.NodeStatus) (*v
 	return w.api.patchStatus(node, n)
 }
 
+// nodeRef is the Node object named, for an Event on it.
+func nodeRef(name string) *v1alpha1.Node {
+	ref := &v1alpha1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	ref.SetGroupVersionKind(v1alpha1.SchemeGroupVersion.WithKind("Node"))
+	return ref
+}
+
 // events records what a pass changed on the host, or why it could not.
 func (w *writer) events(res reconcile.Result) {
-	ref := &v1alpha1.Node{ObjectMeta: metav1.ObjectMeta{Name: w.nodeName}}
-	ref.SetGroupVersionKind(v1alpha1.SchemeGroupVersion.WithKind("Node"))
+	ref := nodeRef(w.nodeName)
 	if len(res.Applied) > 0 {
 		what := make([]string, len(res.Applied))
 		for i, a := range res.Applied {
