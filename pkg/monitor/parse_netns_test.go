@@ -381,6 +381,19 @@ func BenchmarkLinkEvent(b *testing.B) {
 			}
 		}
 	})
+	// The whole of the monitor's work for the event: decode, table, filter,
+	// Take's set, counters (the link is known after the first round, as a
+	// VM port is after its first event).
+	b.Run("Monitor.onDatagram", func(b *testing.B) {
+		m := New(netns.None(), func(name, kind string) bool { return name == "br0" || kind == "device" })
+		b.ReportAllocs()
+		for range b.N {
+			m.onDatagram(msg)
+		}
+		if seen, ignored := m.Stats(); seen != uint64(b.N) || ignored != uint64(b.N) {
+			b.Fatalf("%d events, %d ignored; want %d of each", seen, ignored, b.N)
+		}
+	})
 	b.Run("parseLink", func(b *testing.B) {
 		b.ReportAllocs()
 		for range b.N {
