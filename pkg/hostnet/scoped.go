@@ -234,8 +234,6 @@ func sameLink(was, now hoststate.Link) bool {
 		was.OperState == now.OperState && was.Carrier == now.Carrier && was.MTU == now.MTU && was.MAC == now.MAC
 }
 
-func filtersVLANs(l hoststate.Link) bool { return l.VLANFiltering != nil && *l.VLANFiltering }
-
 // routeKey is what the hops of one multipath route have in common.
 type routeKey struct {
 	family, table, priority int

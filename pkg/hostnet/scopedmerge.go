@@ -165,7 +165,7 @@ func (h *Host) mergeVLANs(st, last *hoststate.State, read map[int]*fresh, byInde
 	// Without RTM_GETVLAN a port's VLANs come only with a dump of every
 	// port; where no bridge filters VLANs there are none to read (this is
 	// also a kernel without CONFIG_BRIDGE_VLAN_FILTERING).
-	if len(ports) > 0 && (!h.vlanDBRefused.Load() || slices.ContainsFunc(st.Links, filtersVLANs)) {
+	if len(ports) > 0 && (!h.vlanDBRefused.Load() || anyFiltersVLANs(last, byIndex)) {
 		vl, err := h.readVLANs(ports)
 		if err != nil {
 			return err
@@ -196,4 +196,19 @@ func (h *Host) mergeVLANs(st, last *hoststate.State, read map[int]*fresh, byInde
 		st.PortVLANs[name] = v
 	}
 	return nil
+}
+
+// anyFiltersVLANs reports whether a bridge of the new read has
+// vlan_filtering on, from the last read's index and the links read
+// again, without looking at every link.
+func anyFiltersVLANs(last *hoststate.State, byIndex map[int]*hoststate.Link) bool {
+	if last.FiltersVLANs() {
+		return true // or had, a pass ago: reading VLANs then is only slower
+	}
+	for _, l := range byIndex {
+		if l.VLANFiltering != nil && *l.VLANFiltering {
+			return true
+		}
+	}
+	return false
 }

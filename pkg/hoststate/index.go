@@ -21,6 +21,8 @@ type linkIndex struct {
 	ports       map[int][]int
 	portsByType map[int]map[string][]int
 	portsByMTU  map[int]map[int][]int
+	// filtersVLANs is set when a bridge has vlan_filtering on.
+	filtersVLANs bool
 }
 
 func (x *linkIndex) validFor(links []Link) bool {
@@ -61,6 +63,7 @@ func buildIndex(links []Link) *linkIndex {
 		if l.MasterIndex != 0 {
 			x.ports[l.MasterIndex] = append(x.ports[l.MasterIndex], i)
 		}
+		x.filtersVLANs = x.filtersVLANs || filters(*l)
 	}
 	byName := func(a, b int) int { return strings.Compare(links[a].Name, links[b].Name) }
 	for m, at := range x.ports {
@@ -77,8 +80,8 @@ func buildIndex(links []Link) *linkIndex {
 
 // ShareIndex lets s use from's indexes where they hold for s: its link
 // index when s.Links is from.Links with at most the links at positions
-// replaced changed in anything but their index, name, master, kind and
-// MTU (what the index knows of them), its route index when s.Routes is
+// replaced changed in anything but their index, name, master, kind, MTU
+// and VLAN filtering (what the index knows of them), its route index when s.Routes is
 // from.Routes. A scoped read whose few re-read links are as they were
 // then builds no new index. It reports whether s took the link index.
 func (s *State) ShareIndex(from *State, replaced []int) bool {
@@ -89,7 +92,8 @@ func (s *State) ShareIndex(from *State, replaced []int) bool {
 	}
 	for _, i := range replaced {
 		a, b := &s.Links[i], &from.Links[i]
-		if a.Index != b.Index || a.Name != b.Name || a.MasterIndex != b.MasterIndex || a.Type != b.Type || a.MTU != b.MTU {
+		if a.Index != b.Index || a.Name != b.Name || a.MasterIndex != b.MasterIndex || a.Type != b.Type || a.MTU != b.MTU ||
+			filters(*a) != filters(*b) {
 			return false
 		}
 	}
@@ -121,6 +125,11 @@ func (s *State) byNameThenPosition(a, b int) int {
 	}
 	return a - b
 }
+
+func filters(l Link) bool { return l.VLANFiltering != nil && *l.VLANFiltering }
+
+// FiltersVLANs reports whether a bridge has vlan_filtering on.
+func (s *State) FiltersVLANs() bool { return s.index().filtersVLANs }
 
 // PortsOfType returns master's ports of the given kinds (Link.Type), sorted
 // by name: the uplinks among a bridge's ports without looking at its VM

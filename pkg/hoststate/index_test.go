@@ -41,6 +41,10 @@ func randomLinks(r *rand.Rand) []Link {
 	for i := 1; i <= n; i++ {
 		links = append(links, Link{Name: fmt.Sprintf("l%d", r.Intn(2*n+1)), Index: i, Type: []string{"veth", "device", "bond", "bridge"}[r.Intn(4)],
 			MTU: []int{1500, 9000}[r.Intn(2)], MasterIndex: r.Intn(4)})
+		if r.Intn(20) == 0 {
+			on := r.Intn(2) == 0
+			links[len(links)-1].VLANFiltering = &on
+		}
 	}
 	return links
 }
@@ -103,6 +107,9 @@ func TestIndexMatchesScans(t *testing.T) {
 				}
 			}
 		}
+		if got, want := s.FiltersVLANs(), slices.ContainsFunc(s.Links, filters); got != want {
+			t.Fatalf("FiltersVLANs() = %v, a scan finds %v", got, want)
+		}
 		for idx := 0; idx < 45; idx++ {
 			gl, gok := s.LinkByIndex(idx)
 			wok := idx >= 1 && idx <= len(s.Links)
@@ -139,6 +146,7 @@ func TestShareIndex(t *testing.T) {
 		func(l *Link) { l.MasterIndex = 0 },
 		func(l *Link) { l.Type = "bond" },
 		func(l *Link) { l.MTU = 9000 },
+		func(l *Link) { on := true; l.VLANFiltering = &on },
 	} {
 		s := &State{Links: slices.Clone(base.Links)}
 		change(&s.Links[1])
@@ -147,6 +155,9 @@ func TestShareIndex(t *testing.T) {
 		}
 		if got, want := s.Ports("br0"), scanPorts(s, "br0", func(Link) bool { return true }); !reflect.DeepEqual(got, want) {
 			t.Fatalf("Ports = %v, want %v", got, want)
+		}
+		if got, want := s.FiltersVLANs(), filters(s.Links[1]); got != want {
+			t.Fatalf("FiltersVLANs() = %v, want %v", got, want)
 		}
 	}
 	// The route index goes with the very same routes only.
