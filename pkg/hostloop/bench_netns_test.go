@@ -18,6 +18,15 @@ func BenchmarkDriftRepair(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer nl.Close()
+	// The pass that made the node whole reports after the kernel is, and
+	// start returns as soon as the kernel is: without waiting for that
+	// report here, it can land after the drain below and be taken for
+	// the first repair while the bridge is still gone.
+	select {
+	case <-r.repaired:
+	case <-time.After(deadline):
+		b.Fatal("the pass that enslaved eth0 never reported")
+	}
 	var total time.Duration
 	for i := 0; i < b.N; i++ {
 		drain(r.repaired)
