@@ -178,16 +178,19 @@ func onBoundary(msg []byte, n int) bool {
 	return false
 }
 
+// withLen is a copy of an attribute (or next hop) whose 16-bit length
+// field says l.
+func withLen(a []byte, l uint16) []byte {
+	a = slices.Clone(a)
+	binary.NativeEndian.PutUint16(a[0:2], l)
+	return a
+}
+
 func TestParseLinkRefusesMalformed(t *testing.T) {
 	good := body(linkMessage(unix.RTM_NEWLINK, unix.AF_UNSPEC, 7, name("vm0"), linkinfo("veth")))
 	attr := func(typ uint16, val []byte) []byte { return nl.NewRtAttr(int(typ), val).Serialize() }
 	hdr := good[:unix.SizeofIfInfomsg]
 	cat := func(parts ...[]byte) []byte { return slices.Concat(parts...) }
-	badLen := func(a []byte, l uint16) []byte {
-		a = slices.Clone(a)
-		binary.NativeEndian.PutUint16(a[0:2], l)
-		return a
-	}
 	for _, tc := range []struct {
 		name string
 		b    []byte
@@ -195,14 +198,14 @@ func TestParseLinkRefusesMalformed(t *testing.T) {
 		{"empty", nil},
 		{"shorter than ifinfomsg", good[:10]},
 		{"an attribute header cut short", cat(hdr, []byte{8, 0})},
-		{"an attribute shorter than its header", cat(hdr, badLen(attr(unix.IFLA_MTU, nl.Uint32Attr(1)), 2))},
-		{"an attribute longer than the message", cat(hdr, badLen(attr(unix.IFLA_MTU, nl.Uint32Attr(1)), 64))},
+		{"an attribute shorter than its header", cat(hdr, withLen(attr(unix.IFLA_MTU, nl.Uint32Attr(1)), 2))},
+		{"an attribute longer than the message", cat(hdr, withLen(attr(unix.IFLA_MTU, nl.Uint32Attr(1)), 64))},
 		{"a name without its NUL", cat(hdr, attr(unix.IFLA_IFNAME, []byte("vm0")))},
 		{"an empty name", cat(hdr, attr(unix.IFLA_IFNAME, nil))},
 		{"an empty kind", cat(hdr, attr(unix.IFLA_LINKINFO, attr(nl.IFLA_INFO_KIND, nil)))},
 		{"a kind without its NUL", cat(hdr, attr(unix.IFLA_LINKINFO, attr(nl.IFLA_INFO_KIND, []byte("veth"))))},
-		{"link info whose inner attribute overruns it", cat(hdr, attr(unix.IFLA_LINKINFO, badLen(attr(nl.IFLA_INFO_KIND, []byte("veth\x00")), 40)))},
-		{"a GRE tunnel's data overrunning it", cat(hdr, attr(unix.IFLA_LINKINFO, cat(attr(nl.IFLA_INFO_KIND, []byte("gre\x00")), attr(nl.IFLA_INFO_DATA, badLen(attr(nl.IFLA_GRE_LOCAL, []byte{1, 2, 3, 4}), 30)))))},
+		{"link info whose inner attribute overruns it", cat(hdr, attr(unix.IFLA_LINKINFO, withLen(attr(nl.IFLA_INFO_KIND, []byte("veth\x00")), 40)))},
+		{"a GRE tunnel's data overrunning it", cat(hdr, attr(unix.IFLA_LINKINFO, cat(attr(nl.IFLA_INFO_KIND, []byte("gre\x00")), attr(nl.IFLA_INFO_DATA, withLen(attr(nl.IFLA_GRE_LOCAL, []byte{1, 2, 3, 4}), 30)))))},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			defer func() {
@@ -271,11 +274,6 @@ func TestParseRoute(t *testing.T) {
 	}
 
 	hdr := body(nlMessage(unix.RTM_NEWROUTE, rtmsg(unix.AF_INET)))
-	setLen := func(h []byte, l uint16) []byte {
-		h = slices.Clone(h)
-		binary.NativeEndian.PutUint16(h[0:2], l)
-		return h
-	}
 	for _, tc := range []struct {
 		name string
 		b    []byte
@@ -283,9 +281,9 @@ func TestParseRoute(t *testing.T) {
 		{"shorter than rtmsg", hdr[:8]},
 		{"a short RTA_OIF", slices.Concat(hdr, nl.NewRtAttr(unix.RTA_OIF, []byte{1, 0}).Serialize())},
 		{"a next hop cut short", slices.Concat(hdr, nl.NewRtAttr(unix.RTA_MULTIPATH, hop(4)[:6]).Serialize())},
-		{"a next hop shorter than its header", slices.Concat(hdr, nl.NewRtAttr(unix.RTA_MULTIPATH, setLen(hop(4), 0)).Serialize())},
-		{"a next hop longer than the list", slices.Concat(hdr, nl.NewRtAttr(unix.RTA_MULTIPATH, setLen(hop(4), 40)).Serialize())},
-		{"a next hop's attribute overrunning it", slices.Concat(hdr, nl.NewRtAttr(unix.RTA_MULTIPATH, setLen(hop(4, gw), 14)).Serialize())},
+		{"a next hop shorter than its header", slices.Concat(hdr, nl.NewRtAttr(unix.RTA_MULTIPATH, withLen(hop(4), 0)).Serialize())},
+		{"a next hop longer than the list", slices.Concat(hdr, nl.NewRtAttr(unix.RTA_MULTIPATH, withLen(hop(4), 40)).Serialize())},
+		{"a next hop's attribute overrunning it", slices.Concat(hdr, nl.NewRtAttr(unix.RTA_MULTIPATH, withLen(hop(4, gw), 14)).Serialize())},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			defer func() {
